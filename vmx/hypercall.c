@@ -1,0 +1,80 @@
+/* The root's hypercalls (api/hv_abi.h, docs/hypercall-abi.md). Only CPL 0 of the root may call; every
+ * block is validated before a byte of it is touched; an unknown code is a status, never a crash. */
+#include "api/hv_abi.h"
+#include "arch/x86/string.h"
+#include "vmx/exits.h"
+#include "vmx/hv.h"
+#include "vmx/hypercall_validate.h"
+#include "vmx/inject.h"
+
+typedef uint16_t hypercall_fn(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa);
+
+/* The root's GPAs are host-physical (identity EPT), and the host maps physical memory 1:1. */
+static uint16_t write_root_block(uint64_t gpa, const void *src, uint64_t len)
+{
+    const struct hv_handoff *h = hv.handoff;
+    uint16_t st = hv_check_root_block(h->ram, h->ram_count, h->hv_base, h->hv_size, gpa, len,
+                                      HV_BLOCK_ALIGN);
+    if (st == HV_STATUS_SUCCESS)
+        memcpy((void *)(uintptr_t)gpa, src, len);
+    return st;
+}
+
+static uint16_t hc_get_version(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c;
+    (void)in_gpa;
+    struct hv_version_out v;
+    memset(&v, 0, sizeof v);
+    v.magic = HV_VERSION_MAGIC;
+    v.abi_version = HV_ABI_VERSION;
+    memcpy(v.build_id, hv.handoff->build_id, sizeof v.build_id);
+    v.build_id[sizeof v.build_id - 1] = 0;
+    v.hv_base = hv.handoff->hv_base;
+    v.hv_size = hv.handoff->hv_size;
+    v.cpus_virtualized = hv.cpus_virtualized;
+    v.cpus_total = hv.handoff->cpu_count;
+    return write_root_block(out_gpa, &v, sizeof v);
+}
+
+static uint16_t hc_get_stats(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c;
+    (void)in_gpa;
+    struct hv_stats_out s;
+    memset(&s, 0, sizeof s);
+    for (unsigned i = 0; i < HV_MAX_CPUS; i++) {
+        const struct cpu *k = hv.cpus[i];
+        if (!k)
+            continue;
+        for (unsigned r = 0; r < HV_STATS_EXIT_REASONS; r++)
+            s.exits[r] += k->exits[r];
+        s.hypercalls += k->hypercalls;
+        s.hidden_access_faults += k->hidden_access_faults;
+    }
+    s.pool_pages_total = hv.pool.pages;
+    s.pool_pages_used = hv.pool.used;
+    s.pool_pages_free = hv.pool.pages - hv.pool.used;
+    s.root_ept_pages = hv.root_ept.table_pages;
+    s.cpus_virtualized = hv.cpus_virtualized;
+    return write_root_block(out_gpa, &s, sizeof s);
+}
+
+static hypercall_fn *const hypercalls[] = {
+    [HVCALL_GET_VERSION] = hc_get_version,
+    [HVCALL_GET_STATS] = hc_get_stats,
+};
+
+void exit_vmcall(struct cpu *c)
+{
+    if (guest_cpl() != 0) {
+        inject_gp0();   /* design: hypercalls are for the root's kernel only */
+        return;
+    }
+    uint64_t *g = c->current_regs->gpr;
+    uint64_t code = g[R_RCX];
+    hypercall_fn *fn = code < sizeof hypercalls / sizeof hypercalls[0] ? hypercalls[code] : 0;
+    c->hypercalls++;
+    g[R_RAX] = fn ? fn(c, g[R_RDX], g[R_R8]) : HV_STATUS_INVALID_HYPERCALL_CODE;
+    advance_rip();
+}

@@ -1,0 +1,15 @@
+/* Validation of the memory blocks a hypercall names (pure; the core and the host tests). */
+#ifndef VMX_HYPERCALL_VALIDATE_H
+#define VMX_HYPERCALL_VALIDATE_H
+
+#include <stdint.h>
+#include "boot/handoff.h"
+
+/* A block [gpa, gpa+len) the hypervisor may read or write on the root's behalf: returns
+ * HV_STATUS_SUCCESS, or INVALID_ALIGNMENT (gpa not a multiple of align), INVALID_PARAMETER (len 0,
+ * beyond HV_MAX_BLOCK_BYTES, or wrapping), ACCESS_DENIED (not wholly inside one RAM range of the root,
+ * or touching the hypervisor's hidden memory [hide_base, hide_base+hide_size)). */
+uint16_t hv_check_root_block(const struct hv_ram_range *ram, uint32_t ram_count, uint64_t hide_base,
+                             uint64_t hide_size, uint64_t gpa, uint64_t len, uint64_t align);
+
+#endif
