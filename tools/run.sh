@@ -20,9 +20,8 @@ why_not_kvm() {
 
 reason=$(why_not_kvm)
 : > "$OUT/com1.txt"
-tail -n +1 -F "$OUT/com1.txt" 2>/dev/null | tr -d '\r' | sed -u 's/\x1b\[[0-9;=?]*[A-Za-z]//g' &
-tailer=$!
-trap 'kill $tailer 2>/dev/null' EXIT
+# --pid: the follower ends by itself once this script has ended.
+tail --pid=$$ -s 0.2 -n +1 -F "$OUT/com1.txt" 2>/dev/null | tr -d '\r' | sed -u 's/\x1b\[[0-9;=?]*[A-Za-z]//g' &
 if [ -z "$reason" ]; then
   echo "run: QEMU with KVM (-cpu host): this Intel host offers VT-x to guests (nested KVM)"
   cp -r "$BUILD/esp" "$OUT/esp"
@@ -34,6 +33,5 @@ else
 fi
 rc=$?
 sleep 0.5
-kill $tailer 2>/dev/null
 echo "run: finished (status $rc); COM1 saved in $OUT/com1.txt"
 exit $rc
