@@ -1,6 +1,5 @@
 /* Pure VM-exit decoders: VMX exit information -> WHV exit structures. See vmx/exit_decode.h. */
 #include "vmx/exit_decode.h"
-#include <stddef.h>
 #include "arch/x86/string.h"
 #include "vmx/inject.h"
 #include "vmx/segment.h"
