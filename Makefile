@@ -16,7 +16,8 @@ BUILD_ID := hvx 0.1.0 (git $(GIT_REV))
 
 # ---- pure C shared by the core/loader and the host unit tests
 PURE_SRCS := arch/x86/format.c arch/x86/mtrr.c boot/config.c boot/cpu_check.c boot/host_paging.c \
-             boot/memmap.c vmx/ept.c vmx/hypercall_validate.c vmx/segment.c vmx/vmx_caps.c vmx/vmx_errors.c
+             boot/memmap.c vmx/ept.c vmx/hypercall_validate.c vmx/segment.c vmx/vmx_caps.c vmx/vmx_errors.c \
+             vmx/exit_decode.c $(wildcard vmx/gpa_map.c vmx/guest_walk.c)
 HOST_TEST_SRCS := $(wildcard tests/host/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -DHOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
