@@ -24,6 +24,21 @@
 enum hv_call_code {
     HVCALL_GET_VERSION = 0x0001,  /* out: struct hv_version_out */
     HVCALL_GET_STATS   = 0x0002,  /* out: struct hv_stats_out */
+    /* Partitions (ABI 1.1). Inputs start with the partition id; ids are never 0 and never reused
+     * while the hypervisor runs, so a stale id fails cleanly instead of naming a new partition. */
+    HVCALL_CREATE_PARTITION = 0x0010,        /* out: struct hv_partition_out */
+    HVCALL_DELETE_PARTITION = 0x0011,        /* in: struct hv_partition_in */
+    HVCALL_SET_PARTITION_PROPERTY = 0x0012,  /* in: struct hv_property_in + value */
+    HVCALL_GET_PARTITION_PROPERTY = 0x0013,  /* in: struct hv_property_in; out: hv_property_out + value */
+    HVCALL_SETUP_PARTITION = 0x0014,         /* in: struct hv_partition_in */
+    HVCALL_MAP_GPA_RANGE = 0x0015,           /* in: struct hv_map_gpa_in */
+    HVCALL_UNMAP_GPA_RANGE = 0x0016,         /* in: struct hv_unmap_gpa_in */
+    HVCALL_CREATE_VP = 0x0017,               /* in: struct hv_vp_in */
+    HVCALL_DELETE_VP = 0x0018,               /* in: struct hv_vp_in */
+    HVCALL_RUN_VP = 0x0019,                  /* in: struct hv_vp_in; out: WHV_RUN_VP_EXIT_CONTEXT (224) */
+    HVCALL_CANCEL_RUN_VP = 0x001A,           /* in: struct hv_vp_in */
+    HVCALL_GET_VP_REGISTERS = 0x001B,        /* in: hv_vp_registers_in + names; out: values */
+    HVCALL_SET_VP_REGISTERS = 0x001C,        /* in: hv_vp_registers_in + names + values */
 };
 
 /* Hyper-V status numbering (TLFS); the management library reports them as 0xC0350000 | status. */
@@ -39,6 +54,14 @@ enum hv_status {
     HV_STATUS_UNKNOWN_PROPERTY = 9,
     HV_STATUS_PROPERTY_VALUE_OUT_OF_RANGE = 0xA,
     HV_STATUS_INSUFFICIENT_MEMORY = 0xB,
+    HV_STATUS_INVALID_PARTITION_ID = 0xD,    /* no such partition (never created, or deleted) */
+    HV_STATUS_INVALID_VP_INDEX = 0xE,        /* no such virtual processor */
+    HV_STATUS_INVALID_VP_STATE = 0x15,       /* e.g. deleting a VP that is running */
+    HV_STATUS_INSUFFICIENT_BUFFER = 0x33,    /* an output buffer smaller than the natural size */
+    HV_STATUS_INVALID_REGISTER_VALUE = 0x50, /* a value invalid on its own (not a combination) */
+    /* hvx-specific, above the TLFS range */
+    HVX_STATUS_VP_ALREADY_EXISTS = 0x1001,
+    HVX_STATUS_UNKNOWN_REGISTER_NAME = 0x1002,
 };
 
 /* Blocks are 8-byte aligned, lie wholly in RAM the root owns, and never exceed HV_MAX_BLOCK_BYTES. */
@@ -73,5 +96,63 @@ struct hv_stats_out {
 };
 _Static_assert(sizeof(struct hv_stats_out) == 80 * 8 + 7 * 8, "hv_stats_out layout");
 _Static_assert(offsetof(struct hv_stats_out, pool_pages_total) == 640, "hv_stats_out layout");
+
+/* ---- partition calls (ABI 1.1) */
+
+#define HV_MAX_PARTITIONS 16          /* live partitions at once */
+#define HV_MAX_VPS_PER_PARTITION 4
+#define HV_MAX_REGISTERS_PER_CALL 64  /* names (4 bytes) and values (16 bytes) fit one 4 KiB block */
+
+struct hv_partition_in { uint64_t partition; };
+struct hv_partition_out { uint64_t partition; };
+
+struct hv_property_in {
+    uint64_t partition;
+    uint32_t code;            /* WHV_PARTITION_PROPERTY_CODE */
+    uint32_t size;            /* bytes of value that follow (set) or the caller's buffer size (get) */
+    /* set: uint8_t value[size] follows, at most HV_MAX_BLOCK_BYTES - 16 */
+};
+struct hv_property_out {
+    uint32_t written;         /* natural size of the property */
+    uint32_t reserved;
+    /* uint8_t value[written] follows */
+};
+
+struct hv_map_gpa_in {
+    uint64_t partition;
+    uint64_t source;          /* root GPA of the memory to map (page aligned, root RAM) */
+    uint64_t gpa;             /* guest-physical address in the partition */
+    uint64_t size;
+    uint32_t flags;           /* WHV_MAP_GPA_RANGE_FLAGS */
+    uint32_t reserved;
+};
+struct hv_unmap_gpa_in { uint64_t partition; uint64_t gpa; uint64_t size; };
+
+struct hv_vp_in {
+    uint64_t partition;
+    uint32_t vp;
+    uint32_t flags;           /* 0 */
+};
+
+struct hv_vp_registers_in {
+    uint64_t partition;
+    uint32_t vp;
+    uint32_t count;           /* 1 .. HV_MAX_REGISTERS_PER_CALL */
+    /* uint32_t names[count], then (set only) padding to 16 bytes and WHV_REGISTER_VALUE values[count] */
+};
+
+_Static_assert(sizeof(struct hv_property_in) == 16, "hv_property_in layout");
+_Static_assert(sizeof(struct hv_map_gpa_in) == 40, "hv_map_gpa_in layout");
+_Static_assert(sizeof(struct hv_unmap_gpa_in) == 24, "hv_unmap_gpa_in layout");
+_Static_assert(sizeof(struct hv_vp_in) == 16, "hv_vp_in layout");
+_Static_assert(sizeof(struct hv_vp_registers_in) == 16, "hv_vp_registers_in layout");
+_Static_assert(16 + HV_MAX_REGISTERS_PER_CALL * 4 + HV_MAX_REGISTERS_PER_CALL * 16 <= HV_MAX_BLOCK_BYTES,
+               "a full register call fits one block");
+
+/* Offset of the values in a SET_VP_REGISTERS input block with `count` names. */
+static inline uint32_t hv_registers_values_offset(uint32_t count)
+{
+    return (uint32_t)((sizeof(struct hv_vp_registers_in) + count * 4u + 15u) & ~15u);
+}
 
 #endif
