@@ -27,23 +27,28 @@ static void set_bit_if(uint32_t *reg, uint32_t bit, int on)
     *reg = on ? (*reg | bit) : (*reg & ~bit);
 }
 
+struct cpuid_regs cpuid_answer(uint32_t leaf, uint32_t subleaf, uint64_t guest_cr4)
+{
+    if ((leaf & 0xFFFFFF00u) == 0x40000000u)
+        return hypervisor_leaf(leaf);
+    struct cpuid_regs r = cpuid(leaf, subleaf);
+    if (leaf == 1) {
+        r.ecx &= ~CPUID1_ECX_VMX;
+        r.ecx |= CPUID1_ECX_HYPERVISOR;
+        set_bit_if(&r.ecx, CPUID1_ECX_OSXSAVE, guest_cr4 & CR4_OSXSAVE);
+    } else if (leaf == 7 && subleaf == 0) {
+        set_bit_if(&r.ecx, CPUID7_ECX_OSPKE, guest_cr4 & CR4_PKE);
+    }
+    return r;
+}
+
 void exit_cpuid(struct cpu *c)
 {
     uint64_t *g = c->current_regs->gpr;
-    uint32_t leaf = (uint32_t)g[R_RAX], sub = (uint32_t)g[R_RCX];
-    struct cpuid_regs r;
-    if ((leaf & 0xFFFFFF00u) == 0x40000000u) {
-        r = hypervisor_leaf(leaf);
-    } else {
-        r = cpuid(leaf, sub);
-        if (leaf == 1) {
-            r.ecx &= ~CPUID1_ECX_VMX;
-            r.ecx |= CPUID1_ECX_HYPERVISOR;
-            set_bit_if(&r.ecx, CPUID1_ECX_OSXSAVE, vmcs_readnat(VMCS_GUEST_CR4) & CR4_OSXSAVE);
-        } else if (leaf == 7 && sub == 0) {
-            set_bit_if(&r.ecx, CPUID7_ECX_OSPKE, vmcs_readnat(VMCS_GUEST_CR4) & CR4_PKE);
-        }
-    }
+    uint32_t leaf = (uint32_t)g[R_RAX];
+    /* The guest's CR4 matters only for leaves 1 and 7: don't pay a VMREAD for the others. */
+    uint64_t cr4 = (leaf == 1 || leaf == 7) ? vmcs_readnat(VMCS_GUEST_CR4) : 0;
+    struct cpuid_regs r = cpuid_answer(leaf, (uint32_t)g[R_RCX], cr4);
     g[R_RAX] = r.eax;
     g[R_RBX] = r.ebx;
     g[R_RCX] = r.ecx;

@@ -7,6 +7,9 @@
 #include "vmx/inject.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
+#include "vmx/vp_run.h"
+
+void vmx_exit_resume(void) __attribute__((noreturn));
 
 static exit_handler_fn *const root_exit_handlers[VMX_EXIT_REASON_COUNT] = {
     [EXIT_TRIPLE_FAULT] = exit_triple_fault,
@@ -64,6 +67,12 @@ void vmx_exit_handler(struct cpu *c)
     uint32_t reason = vmcs_read32(VMCS_EXIT_REASON);
     uint32_t basic = reason & 0xFFFF;
     c->exits[basic < HV_STATS_EXIT_REASONS ? basic : HV_STATS_EXIT_REASONS - 1]++;
+    if (c->run_vp) {
+        vp_exit(c, reason);
+        if (c->nmi_pending && !c->run_vp)
+            deliver_pending_nmi(c);
+        return;
+    }
     if (reason & VMX_EXIT_REASON_ENTRY_FAILURE)
         hv_panic(c, "VM entry of the root partition failed (guest state or MSR loading)");
     exit_handler_fn *h = basic < VMX_EXIT_REASON_COUNT ? root_exit_handlers[basic] : 0;
@@ -78,6 +87,15 @@ void vmx_exit_handler(struct cpu *c)
 
 void vmx_resume_failed(struct cpu *c, uint64_t rflags)
 {
+    if (c->run_vp && !(rflags & 1)) {
+        /* A child's state the VMM set that VM entry refuses outright (e.g. MOV-SS blocking with an
+         * injected event): report it as an invalid register value, never stop the hypervisor. */
+        uint32_t err = vmcs_read32(VMCS_VM_INSTR_ERROR);
+        log_warn("cpu %u: VM entry of a child failed: VM-instruction error %u: %s", c->index, err,
+                 vm_instruction_error_name(err));
+        vp_exit(c, VMX_EXIT_REASON_ENTRY_FAILURE | EXIT_ENTRY_FAIL_GUEST_STATE);
+        vmx_exit_resume();
+    }
     if (rflags & 1)
         hv_panic(c, "VMRESUME failed: VMfailInvalid (no current VMCS)");
     uint32_t err = vmcs_read32(VMCS_VM_INSTR_ERROR);

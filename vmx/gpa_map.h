@@ -5,15 +5,18 @@
  * GPAs are host-physical). The module keeps the ranges and the child's EPT in step: every change to the
  * table is made in the EPT too, and a call that fails changes neither.
  *
- * Rules (HV_STATUS_* of api/hv_abi.h; the first failing check in this order decides):
- *   INVALID_ALIGNMENT   an address or the size not a multiple of 4 KiB.
- *   INVALID_PARAMETER   size 0; gpa+size or source+size past GPA_MAP_GPA_LIMIT (for the source: the EPT
- *                       builder's reach for host addresses); flags not one of R, RW, RX, RWX (see below);
- *                       the gpa range overlapping a mapped one (Hyper-V's answer to mapping over a
- *                       mapping); on remove, no part of the range mapped.
- *   ACCESS_DENIED       source range not wholly inside the root's RAM ranges (their union: MMIO and holes
- *                       are refused), or touching the hypervisor's hidden range.
- *   INSUFFICIENT_MEMORY the range table is full, or the EPT needs a page the allocator does not have.
+ * Statuses (HV_STATUS_* of api/hv_abi.h), checked in this order; the first that fails decides:
+ *   1. INVALID_ALIGNMENT   an address or the size not a multiple of 4 KiB.
+ *   2. INVALID_PARAMETER   size 0; gpa+size or source+size past GPA_MAP_GPA_LIMIT (for the source: the EPT
+ *                          builder's reach for host addresses); flags not one of R, RW, RX, RWX (below).
+ *   3. ACCESS_DENIED       (add) source range touching the hypervisor's hidden range, or not wholly
+ *                          inside the union of the root's RAM ranges (MMIO and holes are refused).
+ *   4. INVALID_PARAMETER   (add) the gpa range overlaps a mapped one: Hyper-V's answer to mapping over
+ *                          a mapping; (remove) no part of the range is mapped. For a remove that passed
+ *                          1 and 2 this is the only INVALID_PARAMETER, so the WHV layer can report it as
+ *                          WHV_E_GPA_RANGE_NOT_FOUND.
+ *   5. INSUFFICIENT_MEMORY the range table has no slot the call needs, or the EPT needs a page the
+ *                          allocator does not have.
  *
  * Flags (WHV_MAP_GPA_RANGE_FLAGS) become EPT permissions R->EPT_R, W->EPT_W, X->EPT_X, memory type WB
  * (root RAM is WB; the guest's PAT still applies). Read is required whenever anything is granted:
@@ -82,9 +85,9 @@ uint16_t gpa_map_add(struct gpa_map *m, uint64_t source_hpa, uint64_t gpa, uint6
 
 /* WHvUnmapGpaRange: unmaps whatever is mapped in [gpa, gpa+size), across several ranges and holes,
  * trimming the ranges it cuts. Removing the middle of a range splits it in two, which needs a free slot
- * (INSUFFICIENT_MEMORY otherwise). When no part of the range is mapped: INVALID_PARAMETER (the WHV layer
- * reports it as WHV_E_GPA_RANGE_NOT_FOUND). *unmapped_bytes: how much was mapped there and is not any
- * more, nonzero exactly on success (then INVEPT is needed), 0 on any failure. */
+ * (INSUFFICIENT_MEMORY otherwise). When no part of the range is mapped: INVALID_PARAMETER, nothing
+ * changed. *unmapped_bytes: how much was mapped there and is not any more, nonzero exactly on success
+ * (then INVEPT is needed), 0 on any failure. */
 uint16_t gpa_map_remove(struct gpa_map *m, uint64_t gpa, uint64_t size, uint64_t *unmapped_bytes);
 
 /* Where gpa (any byte) maps: true, the host-physical address and the range's WHV flags (both pointers

@@ -5,18 +5,30 @@
 #include "vmx/exits.h"
 #include "vmx/hv.h"
 #include "vmx/hypercall_validate.h"
+#include "vmx/hypercalls.h"
 #include "vmx/inject.h"
-
-typedef uint16_t hypercall_fn(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa);
+#include "vmx/vp_run.h"
 
 /* The root's GPAs are host-physical (identity EPT), and the host maps physical memory 1:1. */
-static uint16_t write_root_block(uint64_t gpa, const void *src, uint64_t len)
+uint16_t check_root_block(uint64_t gpa, uint64_t len)
 {
     const struct hv_handoff *h = hv.handoff;
-    uint16_t st = hv_check_root_block(h->ram, h->ram_count, h->hv_base, h->hv_size, gpa, len,
-                                      HV_BLOCK_ALIGN);
+    return hv_check_root_block(h->ram, h->ram_count, h->hv_base, h->hv_size, gpa, len, HV_BLOCK_ALIGN);
+}
+
+uint16_t write_root_block(uint64_t gpa, const void *src, uint64_t len)
+{
+    uint16_t st = check_root_block(gpa, len);
     if (st == HV_STATUS_SUCCESS)
         memcpy((void *)(uintptr_t)gpa, src, len);
+    return st;
+}
+
+uint16_t read_root_block(uint64_t gpa, void *dst, uint64_t len)
+{
+    uint16_t st = check_root_block(gpa, len);
+    if (st == HV_STATUS_SUCCESS)
+        memcpy(dst, (const void *)(uintptr_t)gpa, len);
     return st;
 }
 
@@ -63,6 +75,19 @@ static uint16_t hc_get_stats(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 static hypercall_fn *const hypercalls[] = {
     [HVCALL_GET_VERSION] = hc_get_version,
     [HVCALL_GET_STATS] = hc_get_stats,
+    [HVCALL_CREATE_PARTITION] = hc_create_partition,
+    [HVCALL_DELETE_PARTITION] = hc_delete_partition,
+    [HVCALL_SET_PARTITION_PROPERTY] = hc_set_partition_property,
+    [HVCALL_GET_PARTITION_PROPERTY] = hc_get_partition_property,
+    [HVCALL_SETUP_PARTITION] = hc_setup_partition,
+    [HVCALL_MAP_GPA_RANGE] = hc_map_gpa_range,
+    [HVCALL_UNMAP_GPA_RANGE] = hc_unmap_gpa_range,
+    [HVCALL_CREATE_VP] = hc_create_vp,
+    [HVCALL_DELETE_VP] = hc_delete_vp,
+    [HVCALL_RUN_VP] = hc_run_vp,
+    [HVCALL_CANCEL_RUN_VP] = hc_cancel_run_vp,
+    [HVCALL_GET_VP_REGISTERS] = hc_get_vp_registers,
+    [HVCALL_SET_VP_REGISTERS] = hc_set_vp_registers,
 };
 
 void exit_vmcall(struct cpu *c)
@@ -75,6 +100,9 @@ void exit_vmcall(struct cpu *c)
     uint64_t code = g[R_RCX];
     hypercall_fn *fn = code < sizeof hypercalls / sizeof hypercalls[0] ? hypercalls[code] : 0;
     c->hypercalls++;
-    g[R_RAX] = fn ? fn(c, g[R_RDX], g[R_R8]) : HV_STATUS_INVALID_HYPERCALL_CODE;
+    uint16_t st = fn ? fn(c, g[R_RDX], g[R_R8]) : HV_STATUS_INVALID_HYPERCALL_CODE;
+    if (st == HV_STATUS_DEFERRED)
+        return;    /* Run: this CPU now runs the VP; the VMCALL completes when the run ends */
+    g[R_RAX] = st;
     advance_rip();
 }

@@ -16,15 +16,19 @@
 enum gpr { R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI,
            R_R8, R_R9, R_R10, R_R11, R_R12, R_R13, R_R14, R_R15 };
 struct vcpu_regs { uint64_t gpr[16]; };
+struct vp;
+struct partition;
 
 struct cpu {
     struct cpu *self;                 /* gs:CPU_SELF */
     struct vcpu_regs *current_regs;   /* gs:CPU_CURRENT_REGS: where the exit stub saves the guest */
     volatile uint32_t nmi_pending;    /* gs:CPU_NMI_PENDING: an NMI hit while in VMX root */
+    uint32_t launch_pending;          /* gs:CPU_LAUNCH_PENDING: the current VMCS needs VMLAUNCH */
+    uint64_t host_stack_top;          /* gs:CPU_HOST_STACK_TOP: the host RSP of every VMCS here */
     uint32_t index, apic_id;
     struct vcpu_regs root_regs;       /* the root partition's registers on this CPU */
     uint64_t vmxon_pa, root_vmcs_pa;
-    uint64_t host_stack_top, ist_stack_top;
+    uint64_t ist_stack_top;
     struct vmx_caps caps;
     uint64_t cr0_mask, cr4_mask;      /* guest/host masks: bits the root may not own */
     bool is_bsp;
@@ -32,6 +36,13 @@ struct cpu {
     uint64_t exits[HV_STATS_EXIT_REASONS];
     uint64_t hypercalls;
     uint64_t hidden_access_faults;
+    /* A child VP donated this CPU by the root's Run hypercall (NULL while the root runs). */
+    struct vp *run_vp;
+    struct partition *run_partition;
+    uint64_t run_exit_gpa;            /* where the exit context goes in the root */
+    uint32_t run_root_instr_len;      /* the root's VMCALL, completed when the run ends */
+    uint64_t root_cr2;
+    uint8_t root_fpu[512] __attribute__((aligned(16)));  /* FXSAVE image of the root while a VP runs */
 };
 
 #define CHECK_OFFSET(type, field, value) \
@@ -56,6 +67,8 @@ _Static_assert(sizeof(struct vcpu_regs) == REGS_SIZE, "vcpu_regs size");
 CHECK_OFFSET(struct cpu, self, CPU_SELF);
 CHECK_OFFSET(struct cpu, current_regs, CPU_CURRENT_REGS);
 CHECK_OFFSET(struct cpu, nmi_pending, CPU_NMI_PENDING);
+CHECK_OFFSET(struct cpu, launch_pending, CPU_LAUNCH_PENDING);
+CHECK_OFFSET(struct cpu, host_stack_top, CPU_HOST_STACK_TOP);
 
 static inline struct cpu *this_cpu(void)
 {

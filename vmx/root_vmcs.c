@@ -9,6 +9,7 @@
 #include "arch/x86/string.h"
 #include "boot/handoff.h"
 #include "vmx/hv.h"
+#include "vmx/partition.h"
 #include "vmx/segment.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_ops.h"
@@ -181,7 +182,7 @@ int root_vmcs_setup(struct cpu *c, const struct root_entry_state *s)
     return CORE_OK;
 }
 
-static void load_real_mode_state(struct cpu *c, uint16_t cs_sel, uint64_t cs_base, uint64_t rip)
+void vmcs_load_real_mode_state(const struct vmx_caps *k, uint16_t cs_sel, uint64_t cs_base, uint64_t rip)
 {
     const struct vmx_segment data = { 0, 0, 0xFFFF, 0x93 };
     const struct vmx_segment code = { cs_sel, cs_base, 0xFFFF, 0x9B };
@@ -198,9 +199,9 @@ static void load_real_mode_state(struct cpu *c, uint16_t cs_sel, uint64_t cs_bas
     /* CR0 after INIT: CD, NW and ET set (SDM vol. 3, Table 10-1). */
     const uint64_t cr0 = CR0_CD | CR0_NW | CR0_ET;
     vmcs_writenat(VMCS_CR0_READ_SHADOW, cr0);
-    vmcs_writenat(VMCS_GUEST_CR0, vmx_fix_cr0(&c->caps, cr0, true));
+    vmcs_writenat(VMCS_GUEST_CR0, vmx_fix_cr0(k, cr0, true));
     vmcs_writenat(VMCS_CR4_READ_SHADOW, 0);
-    vmcs_writenat(VMCS_GUEST_CR4, vmx_fix_cr4(&c->caps, 0));
+    vmcs_writenat(VMCS_GUEST_CR4, vmx_fix_cr4(k, 0));
     vmcs_writenat(VMCS_GUEST_CR3, 0);
     vmcs_writenat(VMCS_GUEST_DR7, 0x400);
     vmcs_writenat(VMCS_GUEST_RSP, 0);
@@ -217,6 +218,11 @@ static void load_real_mode_state(struct cpu *c, uint16_t cs_sel, uint64_t cs_bas
     vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, 0);
     vmcs_write32(VMCS_ENTRY_CONTROLS, vmcs_read32(VMCS_ENTRY_CONTROLS) & ~ENTRY_IA32E_MODE_GUEST);
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+}
+
+static void load_real_mode_state(struct cpu *c, uint16_t cs_sel, uint64_t cs_base, uint64_t rip)
+{
+    vmcs_load_real_mode_state(&c->caps, cs_sel, cs_base, rip);
     memset(c->root_regs.gpr, 0, sizeof c->root_regs.gpr);
     /* EDX holds the processor signature after reset and INIT. */
     c->root_regs.gpr[R_RDX] = cpuid(1, 0).eax;

@@ -50,13 +50,31 @@ vmx_exit_entry:
     mov [rax + REGS_RAX], rcx
     mov rdi, [gs:CPU_SELF]
     call vmx_exit_handler
+.after_handler:
+    ; The handler may have switched the current VMCS (a Run hypercall donating this CPU to a child, or
+    ; the child's run ending): a VMCS that was cleared must be VMLAUNCHed, not resumed.
+    cmp dword [gs:CPU_LAUNCH_PENDING], 0
+    jne .launch
     LOAD_GUEST_GPRS
     vmresume
-    ; Only reached when VMRESUME failed: report with the flags that say how.
+    jmp .failed
+.launch:
+    mov dword [gs:CPU_LAUNCH_PENDING], 0
+    LOAD_GUEST_GPRS
+    vmlaunch
+.failed:
+    ; Only reached when VM entry failed: report with the flags that say how.
     pushfq
     pop rsi
     mov rdi, [gs:CPU_SELF]
     call vmx_resume_failed          ; does not return
+
+; Resumes whatever VMCS is current, from a C path that cannot return to the stub (a failed child entry
+; reported to the root): a fresh host stack, then the stub's own resume path.
+global vmx_exit_resume
+vmx_exit_resume:
+    mov rsp, [gs:CPU_HOST_STACK_TOP]
+    jmp vmx_exit_entry.after_handler
 
 ; int vmx_launch(void): VMLAUNCH the current VMCS with the current guest registers. Returns only on
 ; VMfail: 1 = VMfailInvalid, 2 = VMfailValid. Callee-saved registers are not needed afterwards: on

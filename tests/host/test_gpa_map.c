@@ -49,11 +49,20 @@ struct fixture {
     struct gpa_map m;
 };
 
-static void setup(struct fixture *t, size_t pages, bool leaf_2m, bool leaf_1g)
+static int init_map(struct gpa_map *m, struct fake_alloc *fa, bool leaf_2m, bool leaf_1g, uint64_t hide_size)
+{
+    return gpa_map_init(m, &fa->api, leaf_2m, leaf_1g, root_ram, ROOT_RAM_COUNT, HIDE_BASE, hide_size);
+}
+
+static void setup_hiding(struct fixture *t, size_t pages, bool leaf_2m, bool leaf_1g, uint64_t hide_size)
 {
     fake_alloc_init(&t->fa, pages);
-    CHECK_EQ(gpa_map_init(&t->m, &t->fa.api, leaf_2m, leaf_1g, root_ram, ROOT_RAM_COUNT, HIDE_BASE, HIDE_SIZE),
-             EPT_OK);
+    CHECK_EQ(init_map(&t->m, &t->fa, leaf_2m, leaf_1g, hide_size), EPT_OK);
+}
+
+static void setup(struct fixture *t, size_t pages, bool leaf_2m, bool leaf_1g)
+{
+    setup_hiding(t, pages, leaf_2m, leaf_1g, HIDE_SIZE);
 }
 
 /* Destroys the map and checks that every page came back, exactly once. */
@@ -174,7 +183,7 @@ TEST(gpa_map_init_out_of_memory)
     struct gpa_map m;
     fake_alloc_init(&fa, 8);
     fa.fail_after = 0;
-    CHECK_EQ(gpa_map_init(&m, &fa.api, true, true, root_ram, ROOT_RAM_COUNT, HIDE_BASE, HIDE_SIZE), EPT_ENOMEM);
+    CHECK_EQ(init_map(&m, &fa, true, true, HIDE_SIZE), EPT_ENOMEM);
     CHECK_EQ(fa.in_use, 0);
     fake_alloc_fini(&fa);
 }
@@ -331,6 +340,16 @@ TEST(gpa_map_add_accepts_the_edges)
     CHECK_MAPS(&t, (1ull << 48) - 1, 10 * GIB - 1, EPT_RWX, 1);
     CHECK_UNMAPPED(&t, 2 * PAGE);
     CHECK_UNMAPPED(&t, 3 * MIB + 0x9f000);
+    teardown(&t);
+}
+
+/* An empty hidden range hides nothing, not even a page at its base. */
+TEST(gpa_map_add_with_nothing_hidden)
+{
+    struct fixture t;
+    setup_hiding(&t, 16, true, true, 0);
+    CHECK_EQ(add(&t, HIDE_BASE - PAGE, 0, 2 * PAGE, F_RW), OK);
+    CHECK_MAPS(&t, PAGE, HIDE_BASE, EPT_R | EPT_W, 1);
     teardown(&t);
 }
 

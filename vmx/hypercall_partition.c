@@ -1,0 +1,160 @@
+/* The partition hypercalls (ABI 1.1): unpack and validate the root's blocks, then call the partition
+ * layer. Every block is checked (vmx/hypercall_validate.c) before a byte of it is read or written. */
+#include "api/hv_abi.h"
+#include "arch/x86/string.h"
+#include "vmx/hypercalls.h"
+#include "vmx/partition.h"
+#include "vmx/vp_registers.h"
+#include "vmx/vp_run.h"
+
+#define READ_IN(type, var)                                   \
+    type var;                                                \
+    do {                                                     \
+        uint16_t st_ = read_root_block(in_gpa, &var, sizeof var); \
+        if (st_ != HV_STATUS_SUCCESS)                        \
+            return st_;                                      \
+    } while (0)
+
+uint16_t hc_create_partition(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)in_gpa;
+    struct hv_partition_out out = { 0 };
+    uint16_t st = check_root_block(out_gpa, sizeof out);
+    if (st == HV_STATUS_SUCCESS)
+        st = partition_create(&out.partition);
+    if (st == HV_STATUS_SUCCESS)
+        st = write_root_block(out_gpa, &out, sizeof out);
+    return st;
+}
+
+uint16_t hc_delete_partition(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_partition_in, a);
+    return partition_delete(a.partition);
+}
+
+uint16_t hc_setup_partition(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_partition_in, a);
+    return partition_setup(a.partition);
+}
+
+uint16_t hc_set_partition_property(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    static uint8_t block[HV_MAX_BLOCK_BYTES];   /* one hypercall at a time per partition: see docs */
+    READ_IN(struct hv_property_in, a);
+    if (a.size > HV_MAX_BLOCK_BYTES - sizeof a)
+        return HV_STATUS_INVALID_PARAMETER;
+    uint16_t st = read_root_block(in_gpa, block, sizeof a + a.size);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    return partition_set_property(a.partition, a.code, block + sizeof a, a.size);
+}
+
+uint16_t hc_get_partition_property(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c;
+    static uint8_t block[HV_MAX_BLOCK_BYTES];
+    READ_IN(struct hv_property_in, a);
+    uint32_t room = HV_MAX_BLOCK_BYTES - sizeof(struct hv_property_out);
+    uint32_t size = a.size < room ? a.size : room;
+    struct hv_property_out *o = (struct hv_property_out *)block;
+    memset(block, 0, sizeof block);
+    uint16_t st = partition_get_property(a.partition, a.code, block + sizeof *o, size, &o->written);
+    if (st != HV_STATUS_SUCCESS && st != HV_STATUS_INSUFFICIENT_BUFFER)
+        return st;
+    uint32_t len = sizeof *o + (st == HV_STATUS_SUCCESS ? o->written : 0);
+    uint16_t wst = write_root_block(out_gpa, block, len);
+    return wst != HV_STATUS_SUCCESS ? wst : st;
+}
+
+uint16_t hc_map_gpa_range(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_map_gpa_in, a);
+    if (a.reserved)
+        return HV_STATUS_INVALID_PARAMETER;
+    return partition_map(a.partition, a.source, a.gpa, a.size, a.flags);
+}
+
+uint16_t hc_unmap_gpa_range(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_unmap_gpa_in, a);
+    return partition_unmap(a.partition, a.gpa, a.size);
+}
+
+uint16_t hc_create_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_vp_in, a);
+    return a.flags ? HV_STATUS_INVALID_PARAMETER : vp_create(a.partition, a.vp);
+}
+
+uint16_t hc_delete_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_vp_in, a);
+    return vp_delete(a.partition, a.vp);
+}
+
+uint16_t hc_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    READ_IN(struct hv_vp_in, a);
+    uint16_t st = check_root_block(out_gpa, 224);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    return vp_run_begin(c, a.partition, a.vp, out_gpa);
+}
+
+uint16_t hc_cancel_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c; (void)out_gpa;
+    READ_IN(struct hv_vp_in, a);
+    return vp_cancel(a.partition, a.vp);
+}
+
+/* Register calls: the VP's VMCS is made current on this CPU for the duration (the VP must not run). */
+static uint16_t registers_call(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa, bool set)
+{
+    static uint8_t in[HV_MAX_BLOCK_BYTES] __attribute__((aligned(16)));
+    static WHV_REGISTER_VALUE values[HV_MAX_REGISTERS_PER_CALL];
+    READ_IN(struct hv_vp_registers_in, a);
+    if (a.count == 0 || a.count > HV_MAX_REGISTERS_PER_CALL)
+        return HV_STATUS_INVALID_PARAMETER;
+    uint32_t len = set ? hv_registers_values_offset(a.count) + a.count * 16 : sizeof a + a.count * 4;
+    uint16_t st = read_root_block(in_gpa, in, len);
+    if (st == HV_STATUS_SUCCESS && !set)
+        st = check_root_block(out_gpa, a.count * 16);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    struct partition *p;
+    struct vp *v = vp_lookup(a.partition, a.vp, &p, &st);
+    if (!v)
+        return st;
+    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return HV_STATUS_INVALID_VP_STATE;
+    vp_vmcs_acquire(c, p, v);
+    const uint32_t *names = (const uint32_t *)(in + sizeof a);
+    const WHV_REGISTER_VALUE *src = (const WHV_REGISTER_VALUE *)(in + hv_registers_values_offset(a.count));
+    for (uint32_t i = 0; i < a.count && st == HV_STATUS_SUCCESS; i++)
+        st = set ? vp_set_register(c, v, names[i], &src[i]) : vp_get_register(c, v, names[i], &values[i]);
+    vp_vmcs_release(c, v);
+    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+    if (st == HV_STATUS_SUCCESS && !set)
+        st = write_root_block(out_gpa, values, a.count * 16);
+    return st;
+}
+
+uint16_t hc_get_vp_registers(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    return registers_call(c, in_gpa, out_gpa, false);
+}
+
+uint16_t hc_set_vp_registers(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    return registers_call(c, in_gpa, out_gpa, true);
+}

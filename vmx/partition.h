@@ -1,0 +1,79 @@
+/* Child partitions and their virtual processors. A partition owns its GPA map (and through it its EPT),
+ * its properties and up to HV_MAX_VPS_PER_PARTITION VPs; a VP owns a VMCS, its registers, its FXSAVE
+ * image and its run state. Objects live in the hypervisor's pool; ids are never reused. */
+#ifndef VMX_PARTITION_H
+#define VMX_PARTITION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "api/hv_abi.h"
+#include "arch/x86/spinlock.h"
+#include "vmx/gpa_map.h"
+#include "vmx/percpu.h"
+
+#define PARTITION_MAX_CPUID_EXITS 64
+
+struct vp {
+    struct vcpu_regs regs;
+    uint8_t fpu[512] __attribute__((aligned(16)));  /* FXSAVE image: x87, MMX, SSE */
+    uint64_t vmcs_pa;
+    bool exists;
+    volatile uint32_t busy;          /* running, or its VMCS in use by a register call (one CPU) */
+    volatile uint32_t cancel_pending;
+    uint64_t cr2, cr8, xcr0, dr[4], dr6;
+    uint64_t kernel_gs_base, star, lstar, cstar, sfmask, tsc_aux, apic_base;
+    uint64_t deliverability;         /* WHV DeliverabilityNotifications, one-shot */
+    uint32_t index;
+};
+
+enum partition_state { PARTITION_FREE = 0, PARTITION_CREATED, PARTITION_READY };
+
+struct partition {
+    uint64_t id;                     /* 0: free slot */
+    enum partition_state state;
+    struct spinlock lock;            /* serializes map/unmap/property/VP lifecycle calls */
+    uint64_t pages;                  /* pool pages of this struct */
+    /* properties */
+    uint64_t extended_exits;         /* WHV_EXTENDED_VM_EXITS */
+    uint64_t exception_bitmap;
+    uint32_t processor_count;
+    uint32_t cpuid_exit_count;
+    uint32_t cpuid_exits[PARTITION_MAX_CPUID_EXITS];
+    struct gpa_map map;
+    uint64_t eptp;
+    struct vp vps[HV_MAX_VPS_PER_PARTITION];
+};
+
+/* ExtendedVmExits bits (WHV_EXTENDED_VM_EXITS) this hypervisor implements. */
+#define EXT_EXIT_CPUID      (1ull << 0)
+#define EXT_EXIT_MSR        (1ull << 1)
+#define EXT_EXIT_EXCEPTION  (1ull << 2)
+#define EXT_EXIT_RDTSC      (1ull << 3)
+#define EXT_EXIT_HYPERCALL  (1ull << 5)
+#define EXT_EXITS_SUPPORTED (EXT_EXIT_CPUID | EXT_EXIT_MSR | EXT_EXIT_EXCEPTION | EXT_EXIT_RDTSC | EXT_EXIT_HYPERCALL)
+
+/* Lookup by id: the partition, or NULL (a stale or forged id). */
+struct partition *partition_find(uint64_t id);
+uint16_t partition_create(uint64_t *id);
+uint16_t partition_delete(uint64_t id);
+uint16_t partition_setup(uint64_t id);
+uint16_t partition_set_property(uint64_t id, uint32_t code, const void *value, uint32_t size);
+uint16_t partition_get_property(uint64_t id, uint32_t code, void *value, uint32_t size, uint32_t *written);
+uint16_t partition_map(uint64_t id, uint64_t source, uint64_t gpa, uint64_t size, uint32_t flags);
+uint16_t partition_unmap(uint64_t id, uint64_t gpa, uint64_t size);
+uint16_t vp_create(uint64_t id, uint32_t index);
+uint16_t vp_delete(uint64_t id, uint32_t index);
+/* The VP, or NULL with *status set (INVALID_PARTITION_ID, INVALID_PARTITION_STATE, INVALID_VP_INDEX). */
+struct vp *vp_lookup(uint64_t id, uint32_t index, struct partition **p, uint16_t *status);
+bool partition_cpuid_exits(const struct partition *p, uint32_t leaf);
+
+/* The VP's VMCS: every field from the x86 reset state (vmx/vp_vmcs.c). Leaves it VMCLEARed. */
+int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v);
+/* Makes the VP's VMCS current on this CPU with this CPU's host state; vp_vmcs_release undoes it and
+ * makes the root's VMCS current again. */
+void vp_vmcs_acquire(struct cpu *c, struct partition *p, struct vp *v);
+void vp_vmcs_release(struct cpu *c, struct vp *v);
+/* The x86 INIT/reset state in the current VMCS (shared with the root's INIT/SIPI handling). */
+void vmcs_load_real_mode_state(const struct vmx_caps *k, uint16_t cs_sel, uint64_t cs_base, uint64_t rip);
+
+#endif

@@ -1,0 +1,451 @@
+/* The run loop. Scheduling is donated: the root's Run hypercall switches this CPU from the root's VMCS
+ * to the VP's and returns to the exit stub, which launches the VP. The VP's exits come back here; those
+ * the root must see end the run: the WHV exit context goes to the root's buffer, the root's VMCS becomes
+ * current again and its VMCALL completes. An external interrupt or NMI belongs to the root: the run ends
+ * without completing the VMCALL, so the root takes the interrupt and re-executes the Run transparently. */
+#include "vmx/vp_run.h"
+#include "api/whv_platform.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/idt.h"
+#include "arch/x86/log.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/string.h"
+#include "vmx/exit_decode.h"
+#include "vmx/exits.h"
+#include "vmx/guest_walk.h"
+#include "vmx/hv.h"
+#include "vmx/inject.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_errors.h"
+
+enum vp_action { VP_RESUME, VP_REPORT, VP_RESTART_ROOT };
+typedef enum vp_action vp_exit_fn(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x);
+
+#define VMX_BASIC_INS_OUTS_INFO (1ull << 54)
+
+static uint64_t live_read(void *ctx, uint32_t field) { (void)ctx; return vmcs_read_raw(field); }
+static const struct vmcs_view live_vmcs = { live_read, 0 };
+
+static void fxsave(uint8_t *area) { __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])area)); }
+static void fxrstor(const uint8_t *area) { __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])area)); }
+
+static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
+{
+    c->run_vp = v;
+    c->run_partition = p;
+    c->root_cr2 = read_cr2();
+    fxsave(c->root_fpu);
+    fxrstor(v->fpu);
+    write_cr2(v->cr2);
+    vp_vmcs_acquire(c, p, v);
+    c->current_regs = &v->regs;
+    c->launch_pending = 1;
+}
+
+/* Back to the root. With an exit context the root's VMCALL completes with SUCCESS; without one the
+ * VMCALL is left to re-execute (an interrupt or NMI of the root's came first). */
+static void switch_to_root(struct cpu *c, const WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    struct vp *v = c->run_vp;
+    v->cr2 = read_cr2();
+    fxsave(v->fpu);
+    fxrstor(c->root_fpu);
+    write_cr2(c->root_cr2);
+    vp_vmcs_release(c, v);
+    c->current_regs = &c->root_regs;
+    c->launch_pending = 0;
+    c->run_vp = 0;
+    c->run_partition = 0;
+    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+    if (!x)
+        return;
+    memcpy((void *)(uintptr_t)c->run_exit_gpa, x, sizeof *x);
+    c->root_regs.gpr[R_RAX] = HV_STATUS_SUCCESS;
+    advance_rip();   /* the root VMCS still holds its VMCALL exit's instruction length */
+}
+
+static enum vp_action canceled(struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    v->cancel_pending = 0;
+    x->ExitReason = WHvRunVpExitReasonCanceled;
+    exit_decode_canceled(&x->CancelReason);
+    return VP_REPORT;
+}
+
+static void report(struct cpu *c, WHV_RUN_VP_EXIT_CONTEXT *x, uint32_t basic)
+{
+    exit_decode_vp_context(&live_vmcs, exit_decode_instruction_length(&live_vmcs, basic),
+                           (uint8_t)c->run_vp->cr8, &x->VpContext);
+    switch_to_root(c, x);
+}
+
+/* ---- exits */
+
+static enum vp_action on_exception(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)p; (void)v;
+    uint32_t info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+    if (((info >> 8) & 7) == 2) {          /* an NMI of the root's arrived while the VP ran */
+        c->nmi_pending = 1;
+        return VP_RESTART_ROOT;
+    }
+    x->ExitReason = WHvRunVpExitReasonException;
+    exit_decode_exception(&live_vmcs, &x->VpException);
+    return VP_REPORT;
+}
+
+static enum vp_action on_root_event(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p;
+    return v->cancel_pending ? canceled(v, x) : VP_RESTART_ROOT;
+}
+
+static enum vp_action on_preemption_timer(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p;
+    return v->cancel_pending ? canceled(v, x) : VP_RESUME;
+}
+
+static enum vp_action on_triple_fault(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p; (void)v;
+    /* The VMM repairs the state and runs again: the VP must not stay in the shutdown state. */
+    vmcs_write32(VMCS_GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
+    x->ExitReason = WHvRunVpExitReasonUnrecoverableException;
+    return VP_REPORT;
+}
+
+static enum vp_action on_interrupt_window(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p;
+    v->deliverability &= ~2ull;            /* one-shot */
+    x->ExitReason = WHvRunVpExitReasonX64InterruptWindow;
+    exit_decode_interrupt_window(false, &x->InterruptWindow);
+    return VP_REPORT;
+}
+
+static enum vp_action on_task_switch(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p; (void)v;
+    x->ExitReason = WHvRunVpExitReasonUnsupportedFeature;
+    exit_decode_task_switch(&live_vmcs, &x->UnsupportedFeature);
+    return VP_REPORT;
+}
+
+static enum vp_action on_cpuid(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c;
+    uint64_t *g = v->regs.gpr;
+    uint32_t leaf = (uint32_t)g[R_RAX];
+    uint64_t cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~c->cr4_mask) | (vmcs_readnat(VMCS_CR4_READ_SHADOW) & c->cr4_mask);
+    struct cpuid_regs r = cpuid_answer(leaf, (uint32_t)g[R_RCX], cr4);
+    if (leaf == 1)
+        r.ebx = (r.ebx & 0x00FFFFFFu) | (v->index << 24);   /* initial APIC id = VP index */
+    if (partition_cpuid_exits(p, leaf)) {
+        x->ExitReason = WHvRunVpExitReasonX64Cpuid;
+        exit_decode_cpuid(&v->regs, &r, &x->CpuidAccess);
+        return VP_REPORT;
+    }
+    g[R_RAX] = r.eax; g[R_RBX] = r.ebx; g[R_RCX] = r.ecx; g[R_RDX] = r.edx;
+    advance_rip();
+    return VP_RESUME;
+}
+
+static enum vp_action on_hlt(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p; (void)v;
+    advance_rip();                         /* X64Halt: RIP is already past the HLT */
+    x->ExitReason = WHvRunVpExitReasonX64Halt;
+    return VP_REPORT;
+}
+
+static enum vp_action on_cache_flush(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p; (void)v; (void)x;
+    __asm__ volatile("wbinvd" ::: "memory");
+    advance_rip();
+    return VP_RESUME;
+}
+
+static enum vp_action on_rdtsc(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p;
+    uint32_t basic = vmcs_read32(VMCS_EXIT_REASON) & 0xFFFF;
+    x->ExitReason = WHvRunVpExitReasonX64Rdtsc;
+    exit_decode_rdtsc(basic == EXIT_RDTSCP, rdtsc(), vmcs_read64(VMCS_TSC_OFFSET), v->tsc_aux, &x->ReadTsc);
+    return VP_REPORT;
+}
+
+static enum vp_action on_vmcall(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c;
+    if (!(p->extended_exits & EXT_EXIT_HYPERCALL)) {
+        inject_ud();
+        return VP_RESUME;
+    }
+    uint8_t now[512] __attribute__((aligned(16)));
+    fxsave(now);                           /* the VP's XMM registers are live in the CPU */
+    x->ExitReason = WHvRunVpExitReasonHypercall;
+    exit_decode_hypercall(&v->regs, (const uint8_t(*)[16])(now + 160), &x->Hypercall);
+    return VP_REPORT;
+}
+
+static enum vp_action on_undefined(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p; (void)v; (void)x;
+    inject_ud();                           /* VMX, SMX, MONITOR/MWAIT are not offered to children */
+    return VP_RESUME;
+}
+
+static enum vp_action on_cr_access(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)p; (void)x;
+    uint64_t q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
+    if ((q & 0xF) != 8) {
+        exit_cr_access(c);                 /* CR0/CR4 bits the hypervisor owns, as for the root */
+        return VP_RESUME;
+    }
+    /* CR8 is the VP's own TPR: the real one belongs to the root. */
+    unsigned reg = (q >> 8) & 0xF;
+    bool to_cr = ((q >> 4) & 3) == 0;
+    if (reg == R_RSP) {
+        if (to_cr) v->cr8 = vmcs_readnat(VMCS_GUEST_RSP) & 0xF;
+        else vmcs_writenat(VMCS_GUEST_RSP, v->cr8);
+    } else if (to_cr) {
+        v->cr8 = v->regs.gpr[reg] & 0xF;
+    } else {
+        v->regs.gpr[reg] = v->cr8;
+    }
+    advance_rip();
+    return VP_RESUME;
+}
+
+/* The partition's memory as the guest walker sees it: GPA -> root RAM through the GPA map. */
+static int guest_read(void *ctx, uint64_t gpa, void *buf, uint32_t len)
+{
+    const struct partition *p = ctx;
+    uint64_t hpa;
+    uint32_t flags;
+    if (!gpa_map_translate(&p->map, gpa, &hpa, &flags))
+        return GUEST_MEM_UNMAPPED;
+    if (!(flags & WHvMapGpaRangeFlagRead))
+        return GUEST_MEM_NO_READ;
+    memcpy(buf, (const void *)(uintptr_t)hpa, len);
+    return GUEST_MEM_OK;
+}
+
+static int guest_write(void *ctx, uint64_t gpa, const void *buf, uint32_t len)
+{
+    (void)ctx; (void)gpa; (void)buf; (void)len;
+    return GUEST_MEM_NO_WRITE;   /* fetches never set A/D bits */
+}
+
+/* Up to 16 instruction bytes from CS.base + RIP through the guest's paging and the GPA map: VMX does
+ * not provide them, and VMMs need them to emulate I/O strings and MMIO. */
+static uint32_t fetch_instruction(const struct cpu *c, const struct partition *p, uint8_t out[16])
+{
+    const struct guest_memory mem = { (void *)p, guest_read, guest_write };
+    uint64_t efer = vmcs_read64(VMCS_GUEST_EFER);
+    struct guest_paging_state s = {
+        .cr0 = (vmcs_readnat(VMCS_GUEST_CR0) & ~c->cr0_mask) | (vmcs_readnat(VMCS_CR0_READ_SHADOW) & c->cr0_mask),
+        .cr3 = vmcs_readnat(VMCS_GUEST_CR3),
+        .cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~c->cr4_mask) | (vmcs_readnat(VMCS_CR4_READ_SHADOW) & c->cr4_mask),
+        .efer = efer,
+        .cpl = (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3,
+        .maxphyaddr = hv.mtrr.phys_bits,
+    };
+    bool long_mode = (efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & (1u << 13));
+    return guest_fetch_instruction(&mem, &s, vmcs_readnat(VMCS_GUEST_CS_BASE), vmcs_readnat(VMCS_GUEST_RIP),
+                                   long_mode, out);
+}
+
+static enum vp_action on_io(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    x->ExitReason = WHvRunVpExitReasonX64IoPortAccess;
+    exit_decode_io(&live_vmcs, &v->regs, c->caps.basic & VMX_BASIC_INS_OUTS_INFO, &x->IoPortAccess);
+    x->IoPortAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->IoPortAccess.InstructionBytes);
+    return VP_REPORT;
+}
+
+/* MSRs the hypervisor answers itself: those that live in the VMCS or in the VP. */
+static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
+{
+    uint32_t field = 0;
+    uint64_t *slot = 0;
+    switch (msr) {
+    case MSR_IA32_EFER: field = VMCS_GUEST_EFER; break;
+    case MSR_IA32_PAT: field = VMCS_GUEST_PAT; break;
+    case MSR_IA32_FS_BASE: field = VMCS_GUEST_FS_BASE; break;
+    case MSR_IA32_GS_BASE: field = VMCS_GUEST_GS_BASE; break;
+    case MSR_IA32_SYSENTER_CS: field = VMCS_GUEST_SYSENTER_CS; break;
+    case MSR_IA32_SYSENTER_ESP: field = VMCS_GUEST_SYSENTER_ESP; break;
+    case MSR_IA32_SYSENTER_EIP: field = VMCS_GUEST_SYSENTER_EIP; break;
+    case 0xC0000102: slot = &v->kernel_gs_base; break;
+    case 0xC0000081: slot = &v->star; break;
+    case 0xC0000082: slot = &v->lstar; break;
+    case 0xC0000083: slot = &v->cstar; break;
+    case 0xC0000084: slot = &v->sfmask; break;
+    case 0xC0000103: slot = &v->tsc_aux; break;
+    case MSR_IA32_APIC_BASE: slot = &v->apic_base; break;
+    case 0x10:   /* IA32_TIME_STAMP_COUNTER */
+        if (write) vmcs_write64(VMCS_TSC_OFFSET, *val - rdtsc());
+        else *val = rdtsc() + vmcs_read64(VMCS_TSC_OFFSET);
+        return true;
+    default:
+        return false;
+    }
+    if (slot) {
+        if (write) *slot = *val; else *val = *slot;
+        return true;
+    }
+    if (field == VMCS_GUEST_EFER && write) {
+        vmcs_write64(field, *val);
+        uint32_t entry = vmcs_read32(VMCS_ENTRY_CONTROLS) & ~ENTRY_IA32E_MODE_GUEST;
+        vmcs_write32(VMCS_ENTRY_CONTROLS, entry | ((*val & EFER_LMA) ? ENTRY_IA32E_MODE_GUEST : 0));
+    } else if (write) {
+        vmcs_write_raw(field, *val);
+    } else {
+        *val = vmcs_read_raw(field);
+    }
+    return true;
+}
+
+static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c;
+    bool write = (vmcs_read32(VMCS_EXIT_REASON) & 0xFFFF) == EXIT_WRMSR;
+    uint64_t *g = v->regs.gpr;
+    uint32_t msr = (uint32_t)g[R_RCX];
+    uint64_t val = (g[R_RDX] << 32) | (uint32_t)g[R_RAX];
+    if (msr_internal(v, msr, write, &val)) {
+        if (!write) { g[R_RAX] = (uint32_t)val; g[R_RDX] = val >> 32; }
+        advance_rip();
+        return VP_RESUME;
+    }
+    if (!(p->extended_exits & EXT_EXIT_MSR)) {
+        inject_gp0();                      /* unknown MSR without the MSR exit: #GP, as WHV does */
+        return VP_RESUME;
+    }
+    x->ExitReason = WHvRunVpExitReasonX64MsrAccess;
+    exit_decode_msr(&v->regs, write, &x->MsrAccess);
+    return VP_REPORT;
+}
+
+static enum vp_action on_ept_violation(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)v;
+    uint64_t hpa;
+    uint32_t flags;
+    bool mapped = gpa_map_translate(&p->map, vmcs_read64(VMCS_GUEST_PHYSICAL_ADDR), &hpa, &flags);
+    x->ExitReason = WHvRunVpExitReasonMemoryAccess;
+    exit_decode_ept_violation(&live_vmcs, !mapped, &x->MemoryAccess);
+    /* An execute fault's "instruction" is the unreachable target itself: no bytes (whv-abi-facts). */
+    if (x->MemoryAccess.AccessInfo.AccessType != WHvMemoryAccessExecute)
+        x->MemoryAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->MemoryAccess.InstructionBytes);
+    return VP_REPORT;
+}
+
+static enum vp_action on_xsetbv(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)c; (void)p; (void)v; (void)x;
+    inject_gp0();                          /* XCR0 is not switched per VP yet (docs/partitions.md) */
+    return VP_RESUME;
+}
+
+static vp_exit_fn *const vp_exit_handlers[VMX_EXIT_REASON_COUNT] = {
+    [EXIT_EXCEPTION_NMI] = on_exception,
+    [EXIT_EXTERNAL_INTERRUPT] = on_root_event,
+    [EXIT_TRIPLE_FAULT] = on_triple_fault,
+    [EXIT_INIT] = on_root_event,
+    [EXIT_INTERRUPT_WINDOW] = on_interrupt_window,
+    [EXIT_TASK_SWITCH] = on_task_switch,
+    [EXIT_CPUID] = on_cpuid,
+    [EXIT_GETSEC] = on_undefined,
+    [EXIT_HLT] = on_hlt,
+    [EXIT_INVD] = on_cache_flush,
+    [EXIT_RDTSC] = on_rdtsc,
+    [EXIT_VMCALL] = on_vmcall,
+    [EXIT_VMCLEAR] = on_undefined, [EXIT_VMLAUNCH] = on_undefined, [EXIT_VMPTRLD] = on_undefined,
+    [EXIT_VMPTRST] = on_undefined, [EXIT_VMREAD] = on_undefined, [EXIT_VMRESUME] = on_undefined,
+    [EXIT_VMWRITE] = on_undefined, [EXIT_VMXOFF] = on_undefined, [EXIT_VMXON] = on_undefined,
+    [EXIT_CR_ACCESS] = on_cr_access,
+    [EXIT_IO] = on_io,
+    [EXIT_RDMSR] = on_msr,
+    [EXIT_WRMSR] = on_msr,
+    [EXIT_MWAIT] = on_undefined,
+    [EXIT_MONITOR] = on_undefined,
+    [EXIT_EPT_VIOLATION] = on_ept_violation,
+    [EXIT_INVEPT] = on_undefined,
+    [EXIT_RDTSCP] = on_rdtsc,
+    [EXIT_PREEMPTION_TIMER] = on_preemption_timer,
+    [EXIT_INVVPID] = on_undefined,
+    [EXIT_WBINVD] = on_cache_flush,
+    [EXIT_XSETBV] = on_xsetbv,
+    [EXIT_VMFUNC] = on_undefined,
+};
+
+void vp_exit(struct cpu *c, uint32_t exit_reason)
+{
+    struct vp *v = c->run_vp;
+    struct partition *p = c->run_partition;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    memset(&x, 0, sizeof x);
+    uint32_t basic = exit_reason & 0xFFFF;
+    if (exit_reason & VMX_EXIT_REASON_ENTRY_FAILURE) {
+        /* The VMM's register values do not form a state VM entry accepts. */
+        x.ExitReason = WHvRunVpExitReasonInvalidVpRegisterValue;
+        report(c, &x, basic);
+        return;
+    }
+    if (basic == EXIT_EPT_MISCONFIG)
+        hv_panic(c, "EPT misconfiguration in a child partition");
+    vp_exit_fn *h = basic < VMX_EXIT_REASON_COUNT ? vp_exit_handlers[basic] : 0;
+    enum vp_action a;
+    if (h) {
+        a = h(c, p, v, &x);
+    } else {
+        /* An exit this version does not handle: the VMM is told which, the hypervisor carries on. */
+        x.ExitReason = WHvRunVpExitReasonUnsupportedFeature;
+        x.UnsupportedFeature.FeatureCode = WHvUnsupportedFeatureIntercept;
+        x.UnsupportedFeature.FeatureParameter = basic;
+        a = VP_REPORT;
+    }
+    if (a == VP_REPORT)
+        report(c, &x, basic);
+    else if (a == VP_RESTART_ROOT)
+        switch_to_root(c, 0);
+    if (a == VP_RESTART_ROOT && basic == EXIT_INIT)
+        exit_init(c);                      /* the INIT was the root's: apply it to the root */
+}
+
+uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t index, uint64_t exit_gpa)
+{
+    struct partition *p;
+    uint16_t st;
+    struct vp *v = vp_lookup(partition, index, &p, &st);
+    if (!v)
+        return st;
+    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return HV_STATUS_INVALID_VP_STATE;
+    c->run_exit_gpa = exit_gpa;
+    switch_to_vp(c, p, v);
+    if (v->cancel_pending) {
+        /* A cancel while the VP was not running is kept: this Run returns Canceled at once. */
+        WHV_RUN_VP_EXIT_CONTEXT x;
+        memset(&x, 0, sizeof x);
+        canceled(v, &x);
+        report(c, &x, EXIT_PREEMPTION_TIMER);
+    }
+    return HV_STATUS_DEFERRED;
+}
+
+uint16_t vp_cancel(uint64_t partition, uint32_t index)
+{
+    struct partition *p;
+    uint16_t st;
+    struct vp *v = vp_lookup(partition, index, &p, &st);
+    if (!v)
+        return st;
+    __atomic_store_n(&v->cancel_pending, 1, __ATOMIC_RELEASE);
+    return HV_STATUS_SUCCESS;
+}

@@ -1,0 +1,13 @@
+#ifndef VMX_VP_RUN_H
+#define VMX_VP_RUN_H
+#include "vmx/partition.h"
+/* Internal status: the Run hypercall switched this CPU to the VP; the root's VMCALL completes (RAX,
+ * RIP) when the run ends, not now. */
+#define HV_STATUS_DEFERRED 0xFFFFu
+/* Root's Run hypercall: donate this CPU to the VP until an exit the root must see. */
+uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t vp, uint64_t exit_gpa);
+/* Any VM exit while c->run_vp is set. */
+void vp_exit(struct cpu *c, uint32_t exit_reason);
+/* Marks the VP canceled: its current or next Run returns Canceled. */
+uint16_t vp_cancel(uint64_t partition, uint32_t vp);
+#endif

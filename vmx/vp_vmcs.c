@@ -1,0 +1,128 @@
+/* A child VP's VMCS. Controls make every event the root must see exit: external interrupts and NMIs
+ * (they belong to the root), HLT, all I/O, all MSRs (no bitmap), CR8 (the child must never reach the real
+ * TPR), MONITOR/MWAIT; the preemption timer bounds a slice so cancels are seen. The VMCS is VMCLEARed
+ * after every use, so a VP may run on any CPU; host state is written for the CPU that acquires it. */
+#include "arch/x86/cpu.h"
+#include "arch/x86/gdt.h"
+#include "arch/x86/idt.h"
+#include "arch/x86/log.h"
+#include "arch/x86/msr.h"
+#include "vmx/hv.h"
+#include "vmx/partition.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_ops.h"
+
+extern char vmx_exit_entry[];
+
+#define SLICE_TIMER 0x100000u        /* preemption-timer units per slice (TSC >> IA32_VMX_MISC[4:0]) */
+
+struct child_controls { uint32_t pin, proc, proc2, exit, entry; bool ready; };
+static struct child_controls ctl;
+
+static int compute_controls(const struct vmx_caps *k)
+{
+    uint32_t need_proc = PROC_HLT_EXITING | PROC_UNCONDITIONAL_IO_EXITING | PROC_CR8_LOAD_EXITING |
+                         PROC_CR8_STORE_EXITING | PROC_ACTIVATE_SECONDARY;
+    uint32_t need_pin = PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER;
+    uint32_t need_exit = EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_EFER | EXIT_LOAD_EFER;
+    uint32_t need_entry = ENTRY_LOAD_EFER;
+    int bad = 0;
+    bad |= vmx_adjust_controls(k, VMX_CTL_PIN, need_pin | PIN_VIRTUAL_NMIS, need_pin, &ctl.pin);
+    bad |= vmx_adjust_controls(k, VMX_CTL_PROC, need_proc | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING |
+                               PROC_USE_TSC_OFFSETTING, need_proc, &ctl.proc);
+    bad |= vmx_adjust_controls(k, VMX_CTL_PROC2, PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST | PROC2_ENABLE_RDTSCP,
+                               PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST, &ctl.proc2);
+    bad |= vmx_adjust_controls(k, VMX_CTL_EXIT, need_exit | EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_DEBUG_CONTROLS,
+                               need_exit, &ctl.exit);
+    bad |= vmx_adjust_controls(k, VMX_CTL_ENTRY, need_entry | ENTRY_LOAD_PAT | ENTRY_LOAD_DEBUG_CONTROLS,
+                               need_entry, &ctl.entry);
+    ctl.ready = !bad;
+    return bad ? -1 : 0;
+}
+
+static void write_host_state(struct cpu *c)
+{
+    vmcs_write16(VMCS_HOST_CS_SEL, HOST_CS_SEL);
+    vmcs_write16(VMCS_HOST_SS_SEL, HOST_DS_SEL);
+    vmcs_write16(VMCS_HOST_DS_SEL, HOST_DS_SEL);
+    vmcs_write16(VMCS_HOST_ES_SEL, HOST_DS_SEL);
+    vmcs_write16(VMCS_HOST_FS_SEL, HOST_DS_SEL);
+    vmcs_write16(VMCS_HOST_GS_SEL, HOST_DS_SEL);
+    vmcs_write16(VMCS_HOST_TR_SEL, HOST_TR_SEL);
+    vmcs_writenat(VMCS_HOST_CR0, read_cr0());
+    vmcs_writenat(VMCS_HOST_CR3, read_cr3());
+    vmcs_writenat(VMCS_HOST_CR4, read_cr4());
+    vmcs_writenat(VMCS_HOST_FS_BASE, 0);
+    vmcs_writenat(VMCS_HOST_GS_BASE, (uint64_t)(uintptr_t)c);
+    vmcs_writenat(VMCS_HOST_TR_BASE, (uint64_t)(uintptr_t)&c->gdt.tss);
+    vmcs_writenat(VMCS_HOST_GDTR_BASE, (uint64_t)(uintptr_t)c->gdt.entries);
+    vmcs_writenat(VMCS_HOST_IDTR_BASE, idt_base());
+    vmcs_write32(VMCS_HOST_SYSENTER_CS, 0);
+    vmcs_writenat(VMCS_HOST_SYSENTER_ESP, 0);
+    vmcs_writenat(VMCS_HOST_SYSENTER_EIP, 0);
+    vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_IA32_EFER));
+    vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+    vmcs_writenat(VMCS_HOST_RSP, c->host_stack_top);
+    vmcs_writenat(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_entry);
+}
+
+/* Property-driven controls, refreshed at every acquire so property changes apply at the next run. */
+static void write_partition_controls(const struct partition *p, const struct vp *v)
+{
+    uint32_t proc = ctl.proc;
+    if (p->extended_exits & EXT_EXIT_RDTSC)
+        proc |= PROC_RDTSC_EXITING;
+    if (v->deliverability & 2)      /* InterruptNotification */
+        proc |= PROC_INTERRUPT_WINDOW_EXITING;
+    vmcs_write32(VMCS_PROC_CONTROLS, proc);
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, (p->extended_exits & EXT_EXIT_EXCEPTION) ? (uint32_t)p->exception_bitmap : 0);
+    vmcs_write32(VMCS_PREEMPTION_TIMER, SLICE_TIMER);
+}
+
+int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
+{
+    if (!ctl.ready && compute_controls(&c->caps) != 0) {
+        log_error("child partitions need VMX controls this CPU lacks");
+        return -1;
+    }
+    *(volatile uint32_t *)(uintptr_t)v->vmcs_pa = vmx_revision(&c->caps);
+    if (vmclear(v->vmcs_pa) != VMX_OK || vmptrld(v->vmcs_pa) != VMX_OK) {
+        vmptrld(c->root_vmcs_pa);
+        return -1;
+    }
+    vmcs_write32(VMCS_PIN_CONTROLS, ctl.pin);
+    vmcs_write32(VMCS_PROC_CONTROLS, ctl.proc);
+    vmcs_write32(VMCS_PROC_CONTROLS2, ctl.proc2);
+    vmcs_write32(VMCS_EXIT_CONTROLS, ctl.exit);
+    vmcs_write32(VMCS_ENTRY_CONTROLS, ctl.entry);
+    vmcs_write32(VMCS_PF_ERROR_MASK, 0);
+    vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
+    vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+    vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmcs_write64(VMCS_TSC_OFFSET, 0);
+    vmcs_write64(VMCS_EPT_POINTER, p->eptp);
+    vmcs_write64(VMCS_LINK_POINTER, ~0ull);
+    vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, c->cr0_mask);
+    vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, c->cr4_mask);
+    write_host_state(c);
+    write_partition_controls(p, v);
+    vmcs_load_real_mode_state(&c->caps, 0xF000, 0xFFFF0000ull, 0xFFF0);
+    vmclear(v->vmcs_pa);
+    vmptrld(c->root_vmcs_pa);
+    return 0;
+}
+
+void vp_vmcs_acquire(struct cpu *c, struct partition *p, struct vp *v)
+{
+    vmptrld(v->vmcs_pa);
+    write_host_state(c);
+    write_partition_controls(p, v);
+}
+
+void vp_vmcs_release(struct cpu *c, struct vp *v)
+{
+    vmclear(v->vmcs_pa);
+    vmptrld(c->root_vmcs_pa);
+}
