@@ -17,7 +17,7 @@ BUILD_ID := hvx 0.1.0 (git $(GIT_REV))
 # ---- pure C shared by the core/loader and the host unit tests
 PURE_SRCS := arch/x86/format.c arch/x86/mtrr.c boot/config.c boot/cpu_check.c boot/host_paging.c \
              boot/memmap.c vmx/ept.c vmx/hypercall_validate.c vmx/segment.c vmx/vmx_caps.c vmx/vmx_errors.c \
-             vmx/exit_decode.c $(wildcard vmx/gpa_map.c vmx/guest_walk.c)
+             vmx/exit_decode.c vmx/gpa_map.c vmx/guest_walk.c api/whv_lib.c api/hv_transport.c
 HOST_TEST_SRCS := $(wildcard tests/host/*.c)
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -DHOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -42,13 +42,14 @@ EFI_INC  := -I/usr/include/efi -I/usr/include/efi/x86_64
 EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I. $(EFI_INC) -fpic \
               -ffreestanding -fno-stack-protector -fno-stack-check -fshort-wchar -mno-red-zone \
               -maccumulate-outgoing-args -mgeneral-regs-only -DBUILD_ID='"$(BUILD_ID)"'
-EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic -T /usr/lib/elf_x86_64_efi.lds -L/usr/lib
+EFI_LDFLAGS := -nostdlib -znocombreloc -z defs -shared -Bsymbolic -T /usr/lib/elf_x86_64_efi.lds -L/usr/lib
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel -j .rela \
                 -j .rel.* -j .rela.* -j .reloc
 LOADER_SRCS := boot/loader.c boot/config.c boot/cpu_check.c boot/host_paging.c boot/libc_shim.c \
                boot/memmap.c arch/x86/format.c arch/x86/serial.c
 LOADER_OBJS := $(LOADER_SRCS:%.c=$(BUILD)/efi/%.o) $(BUILD)/efi/boot/enter.o $(BUILD)/efi/boot/core_blob.o
-PAYLOAD_OBJS := $(BUILD)/efi/tests/payload/rootcheck.o $(BUILD)/efi/tests/payload/probe.o \
+PAYLOAD_OBJS := $(BUILD)/efi/tests/payload/rootcheck.o $(BUILD)/efi/tests/payload/partcheck.o \
+                $(BUILD)/efi/tests/payload/probe.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
                 $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/boot/libc_shim.o
 
 ESP := $(BUILD)/esp

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define HV_ABI_VERSION_MAJOR 1
-#define HV_ABI_VERSION_MINOR 0
+#define HV_ABI_VERSION_MINOR 1
 #define HV_ABI_VERSION ((HV_ABI_VERSION_MAJOR << 16) | HV_ABI_VERSION_MINOR)
 
 /* CPUID leaves the hypervisor adds (CPUID.1:ECX bit 31 tells they exist). */

@@ -30,7 +30,7 @@ __attribute__((section(".core_header"), used)) static const struct core_header h
     .text_end = (uint64_t)(uintptr_t)__core_text_size,
 };
 
-#define HOST_STACK_PAGES 4
+#define HOST_STACK_PAGES 8   /* 32 KiB: register hypercalls keep 5 KiB of blocks on it */
 #define EPT_CAP_LEAF_2M (1ull << 16)
 #define EPT_CAP_LEAF_1G (1ull << 17)
 #define GIB (1ull << 30)

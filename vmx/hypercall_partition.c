@@ -44,7 +44,8 @@ uint16_t hc_setup_partition(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 uint16_t hc_set_partition_property(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 {
     (void)c; (void)out_gpa;
-    static uint8_t block[HV_MAX_BLOCK_BYTES];   /* one hypercall at a time per partition: see docs */
+    /* On this CPU's host stack (16 KiB): CPUs make hypercalls concurrently, so nothing shared. */
+    uint8_t block[HV_MAX_BLOCK_BYTES];
     READ_IN(struct hv_property_in, a);
     if (a.size > HV_MAX_BLOCK_BYTES - sizeof a)
         return HV_STATUS_INVALID_PARAMETER;
@@ -57,7 +58,7 @@ uint16_t hc_set_partition_property(struct cpu *c, uint64_t in_gpa, uint64_t out_
 uint16_t hc_get_partition_property(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 {
     (void)c;
-    static uint8_t block[HV_MAX_BLOCK_BYTES];
+    uint8_t block[HV_MAX_BLOCK_BYTES];
     READ_IN(struct hv_property_in, a);
     uint32_t room = HV_MAX_BLOCK_BYTES - sizeof(struct hv_property_out);
     uint32_t size = a.size < room ? a.size : room;
@@ -120,8 +121,8 @@ uint16_t hc_cancel_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 /* Register calls: the VP's VMCS is made current on this CPU for the duration (the VP must not run). */
 static uint16_t registers_call(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa, bool set)
 {
-    static uint8_t in[HV_MAX_BLOCK_BYTES] __attribute__((aligned(16)));
-    static WHV_REGISTER_VALUE values[HV_MAX_REGISTERS_PER_CALL];
+    uint8_t in[HV_MAX_BLOCK_BYTES] __attribute__((aligned(16)));
+    WHV_REGISTER_VALUE values[HV_MAX_REGISTERS_PER_CALL];
     READ_IN(struct hv_vp_registers_in, a);
     if (a.count == 0 || a.count > HV_MAX_REGISTERS_PER_CALL)
         return HV_STATUS_INVALID_PARAMETER;

@@ -10,6 +10,7 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/string.h"
 #include "boot/efi_mp.h"
+#include "tests/payload/rootcheck.h"
 
 extern uint64_t gp_count;
 extern char gp_trap[];
@@ -33,7 +34,7 @@ static void out(const char *fmt, va_list ap)
     uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, wide);
 }
 
-static void note(const char *fmt, ...)
+void note(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -41,7 +42,7 @@ static void note(const char *fmt, ...)
     va_end(ap);
 }
 
-static int check(int ok, const char *fmt, ...)
+int check(int ok, const char *fmt, ...)
 {
     char name[160];
     va_list ap;
@@ -107,6 +108,12 @@ static struct hv_version_out version __attribute__((aligned(64)));
 static struct hv_stats_out stats __attribute__((aligned(64)));
 
 static uint64_t get_stats(void) { return probe_vmcall(HVCALL_GET_STATS, 0, (uint64_t)(uintptr_t)&stats); }
+
+uint64_t pool_pages_used(void)
+{
+    get_stats();
+    return stats.pool_pages_used;
+}
 
 static void check_version_call(UINTN cpus)
 {
@@ -266,6 +273,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     check_cpuid_exit_cost();
     check_stats_call(cpus);
     gp_trap_install(0);
+    check_partitions();
     note("rootcheck: %u passed, %u failed", n_tests - n_failed, n_failed);
     return EFI_SUCCESS;
 }

@@ -1,0 +1,229 @@
+/* Partition checks for rootcheck.efi: a small VMM in the root drives child partitions through the WHV
+ * API (api/whv_lib.c over the hypercalls) and checks the exits it gets. The guests are a few bytes of
+ * real-mode code, hand-assembled below (the exit-script suite will assemble them with NASM). */
+#include <efi.h>
+#include <efilib.h>
+#include "api/hv_abi.h"
+#include "api/whv_platform.h"
+#include "arch/x86/string.h"
+#include "tests/payload/rootcheck.h"
+
+#define GUEST_BYTES 0x10000   /* 64 KiB of root memory mapped at GPA 0 */
+#define CODE 0x1000
+
+/* mov si, msg; .loop: lodsb; test al, al; jz .done; out 0xE9, al; jmp .loop; .done: hlt; msg: ... */
+static const uint8_t hello_guest[] = {
+    0xBE, 0x0D, 0x10, 0xAC, 0x84, 0xC0, 0x74, 0x04, 0xE6, 0xE9, 0xEB, 0xF7, 0xF4,
+    'h', 'e', 'l', 'l', 'o', ' ', 'f', 'r', 'o', 'm', ' ', 'a', ' ', 'c', 'h', 'i', 'l', 'd', ' ',
+    'p', 'a', 'r', 't', 'i', 't', 'i', 'o', 'n', 0,
+};
+/* mov al, [0x20000 - 0x10000 via ds?]: real mode cannot reach 0x20000 with DS = 0, so: mov ax, 0x2000;
+ * mov ds, ax; mov al, [0]; hlt. The read of GPA 0x20000 hits unmapped memory. */
+static const uint8_t unmapped_read_guest[] = { 0xB8, 0x00, 0x20, 0x8E, 0xD8, 0xA0, 0x00, 0x00, 0xF4 };
+/* mov eax, 0x1234; cpuid; xor eax, eax; cpuid; hlt */
+static const uint8_t cpuid_guest[] = { 0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F, 0xA2, 0x66, 0x31, 0xC0,
+                                       0x0F, 0xA2, 0xF4 };
+
+struct child {
+    WHV_PARTITION_HANDLE part;
+    uint8_t *mem;
+    EFI_PHYSICAL_ADDRESS mem_pa;
+};
+
+static HRESULT set_reg(struct child *ch, WHV_REGISTER_NAME name, WHV_REGISTER_VALUE v)
+{
+    return WHvSetVirtualProcessorRegisters(ch->part, 0, &name, 1, &v);
+}
+
+static HRESULT set_real_mode_start(struct child *ch, uint64_t rip)
+{
+    WHV_REGISTER_NAME names[4] = { WHvX64RegisterCs, WHvX64RegisterRip, WHvX64RegisterRflags, WHvX64RegisterRsp };
+    WHV_REGISTER_VALUE v[4];
+    memset(v, 0, sizeof v);
+    v[0].Segment.Base = 0;
+    v[0].Segment.Limit = 0xFFFF;
+    v[0].Segment.Selector = 0;
+    v[0].Segment.Attributes = 0x9B;
+    v[1].Reg64 = rip;
+    v[2].Reg64 = 0x2;
+    v[3].Reg64 = 0x8000;
+    return WHvSetVirtualProcessorRegisters(ch->part, 0, names, 4, v);
+}
+
+static int child_create(struct child *ch, const void *code, uint32_t code_len, uint64_t extended_exits,
+                        const uint32_t *cpuid_leaves, uint32_t n_leaves)
+{
+    memset(ch, 0, sizeof *ch);
+    if (FAILED(WHvCreatePartition(&ch->part)))
+        return 0;
+    WHV_PARTITION_PROPERTY prop;
+    memset(&prop, 0, sizeof prop);
+    prop.ProcessorCount = 1;
+    HRESULT hr = WHvSetPartitionProperty(ch->part, WHvPartitionPropertyCodeProcessorCount, &prop, sizeof prop);
+    if (extended_exits) {
+        memset(&prop, 0, sizeof prop);
+        prop.ExtendedVmExits.AsUINT64 = extended_exits;
+        hr |= WHvSetPartitionProperty(ch->part, WHvPartitionPropertyCodeExtendedVmExits, &prop, sizeof prop);
+    }
+    if (n_leaves)
+        hr |= WHvSetPartitionProperty(ch->part, WHvPartitionPropertyCodeCpuidExitList, cpuid_leaves, n_leaves * 4);
+    hr |= WHvSetupPartition(ch->part);
+    if (uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, GUEST_BYTES / 4096, &ch->mem_pa) != EFI_SUCCESS)
+        return 0;
+    ch->mem = (uint8_t *)(uintptr_t)ch->mem_pa;
+    memset(ch->mem, 0, GUEST_BYTES);
+    memcpy(ch->mem + CODE, code, code_len);
+    hr |= WHvMapGpaRange(ch->part, ch->mem, 0, GUEST_BYTES,
+                         WHvMapGpaRangeFlagRead | WHvMapGpaRangeFlagWrite | WHvMapGpaRangeFlagExecute);
+    hr |= WHvCreateVirtualProcessor(ch->part, 0, 0);
+    hr |= set_real_mode_start(ch, CODE);
+    return SUCCEEDED(hr);
+}
+
+static void child_destroy(struct child *ch)
+{
+    WHvDeleteVirtualProcessor(ch->part, 0);
+    WHvUnmapGpaRange(ch->part, 0, GUEST_BYTES);
+    WHvDeletePartition(ch->part);
+    if (ch->mem_pa)
+        uefi_call_wrapper(BS->FreePages, 2, ch->mem_pa, GUEST_BYTES / 4096);
+}
+
+static HRESULT advance(struct child *ch, const WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    WHV_REGISTER_VALUE v;
+    memset(&v, 0, sizeof v);
+    v.Reg64 = x->VpContext.Rip + x->VpContext.InstructionLength;
+    return set_reg(ch, WHvX64RegisterRip, v);
+}
+
+/* The VMM loop of `make run`'s demo: every OUT to port 0xE9 is one character. */
+static void check_hello(void)
+{
+    struct child ch;
+    char text[64];
+    unsigned n = 0, exits = 0;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    int ok = child_create(&ch, hello_guest, sizeof hello_guest, 0, 0, 0);
+    check(ok, "WHV: create, set up, map 64 KiB, create a VP, set real-mode registers");
+    for (; ok && exits < 100; exits++) {
+        if (FAILED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x)))
+            break;
+        if (x.ExitReason != WHvRunVpExitReasonX64IoPortAccess)
+            break;
+        if (x.IoPortAccess.PortNumber == 0xE9 && n + 1 < sizeof text)
+            text[n++] = (char)x.IoPortAccess.Rax;
+        advance(&ch, &x);
+    }
+    text[n] = 0;
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64Halt && memcmp(text, "hello from a child partition", 29) == 0,
+          "a child partition printed \"%s\" through %u port-I/O exits, then halted", text, exits);
+    child_destroy(&ch);
+}
+
+static void check_io_exit_fields(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    int ok = child_create(&ch, hello_guest, sizeof hello_guest, 0, 0, 0);
+    for (int i = 0; ok && i < 2; i++) {   /* the second exit is the first OUT */
+        memset(&x, 0xAA, sizeof x);
+        ok = SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x)) && x.ExitReason == WHvRunVpExitReasonX64IoPortAccess;
+        if (ok && i == 0) advance(&ch, &x);
+    }
+    check(ok && x.IoPortAccess.PortNumber == 0xE9 && x.IoPortAccess.AccessInfo.IsWrite == 1 &&
+          x.IoPortAccess.AccessInfo.AccessSize == 1 && (x.IoPortAccess.Rax & 0xFF) == 'e' &&
+          x.VpContext.Rip == CODE + 8 && x.VpContext.InstructionLength == 2 && x.VpContext.Cs.Selector == 0 &&
+          x.VpContext.ExecutionState.Cr0Pe == 0 && x.IoPortAccess.InstructionByteCount == 16 &&
+          x.IoPortAccess.InstructionBytes[0] == 0xE6 && x.IoPortAccess.InstructionBytes[1] == 0xE9,
+          "X64IoPortAccess: port %x, write %u, size %u, al %x, rip %llx, length %u, %u instruction bytes",
+          x.IoPortAccess.PortNumber, x.IoPortAccess.AccessInfo.IsWrite, x.IoPortAccess.AccessInfo.AccessSize,
+          (unsigned)(x.IoPortAccess.Rax & 0xFF), (unsigned long long)x.VpContext.Rip, x.VpContext.InstructionLength,
+          x.IoPortAccess.InstructionByteCount);
+    /* The legacy 144-byte buffer works; a smaller one is refused before any run. */
+    uint8_t legacy[144] __attribute__((aligned(16)));
+    HRESULT hr = WHvRunVirtualProcessor(ch.part, 0, legacy, sizeof legacy);
+    HRESULT small = WHvRunVirtualProcessor(ch.part, 0, legacy, 100);
+    UINT32 legacy_reason;
+    memcpy(&legacy_reason, legacy, sizeof legacy_reason);
+    check(SUCCEEDED(hr) && legacy_reason == WHvRunVpExitReasonX64IoPortAccess &&
+          small == (HRESULT)WHV_E_INSUFFICIENT_BUFFER, "144-byte exit buffer works, 100 bytes: WHV_E_INSUFFICIENT_BUFFER");
+    child_destroy(&ch);
+}
+
+static void check_memory_access_exit(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    memset(&x, 0, sizeof x);
+    int ok = child_create(&ch, unmapped_read_guest, sizeof unmapped_read_guest, 0, 0, 0) &&
+             SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && x.ExitReason == WHvRunVpExitReasonMemoryAccess && x.MemoryAccess.Gpa == 0x20000 &&
+          x.MemoryAccess.AccessInfo.AccessType == WHvMemoryAccessRead && x.MemoryAccess.AccessInfo.GpaUnmapped == 1 &&
+          x.VpContext.Rip == CODE + 5 && x.MemoryAccess.InstructionBytes[0] == 0xA0,
+          "MemoryAccess: read of unmapped GPA %llx, access type %u, unmapped %u, rip %llx",
+          (unsigned long long)x.MemoryAccess.Gpa, x.MemoryAccess.AccessInfo.AccessType,
+          x.MemoryAccess.AccessInfo.GpaUnmapped, (unsigned long long)x.VpContext.Rip);
+    child_destroy(&ch);
+}
+
+static void check_cpuid_exit(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    const uint32_t leaves[1] = { 0x1234 };
+    int ok = child_create(&ch, cpuid_guest, sizeof cpuid_guest, 1 /* X64CpuidExit */, leaves, 1) &&
+             SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64Cpuid && x.CpuidAccess.Rax == 0x1234 &&
+          x.VpContext.InstructionLength == 2 && x.VpContext.Rip == CODE + 6,
+          "X64Cpuid exit for a listed leaf (%llx), rip %llx", (unsigned long long)x.CpuidAccess.Rax,
+          (unsigned long long)x.VpContext.Rip);
+    ok = ok && SUCCEEDED(advance(&ch, &x)) && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64Halt,
+          "CPUID of a leaf not in the list is answered by the hypervisor (next exit: %x)", x.ExitReason);
+    child_destroy(&ch);
+}
+
+static void check_cancel(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    int ok = child_create(&ch, hello_guest, sizeof hello_guest, 0, 0, 0) &&
+             SUCCEEDED(WHvCancelRunVirtualProcessor(ch.part, 0, 0)) &&
+             SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && x.ExitReason == WHvRunVpExitReasonCanceled && x.CancelReason.CancelReason == 0 && x.VpContext.Rip == CODE,
+          "a cancel before Run makes it return Canceled at once (reason %x)", x.ExitReason);
+    ok = ok && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64IoPortAccess, "the cancel was consumed: the next Run runs");
+    child_destroy(&ch);
+}
+
+static void check_bad_handles(void)
+{
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    WHV_PARTITION_HANDLE forged = (WHV_PARTITION_HANDLE)(uintptr_t)0x7777;
+    check(WHvRunVirtualProcessor(forged, 0, &x, sizeof x) == (HRESULT)E_HANDLE &&
+          WHvDeletePartition(forged) == (HRESULT)E_HANDLE, "a forged partition handle: E_HANDLE");
+    struct child ch;
+    int ok = child_create(&ch, hello_guest, sizeof hello_guest, 0, 0, 0);
+    check(ok && WHvRunVirtualProcessor(ch.part, 3, &x, sizeof x) == (HRESULT)WHV_E_VP_DOES_NOT_EXIST &&
+          WHvCreateVirtualProcessor(ch.part, 0, 0) == (HRESULT)WHV_E_VP_ALREADY_EXISTS,
+          "VP index checks: WHV_E_VP_DOES_NOT_EXIST, WHV_E_VP_ALREADY_EXISTS");
+    WHV_PARTITION_HANDLE stale = ch.part;
+    child_destroy(&ch);
+    check(WHvRunVirtualProcessor(stale, 0, &x, sizeof x) == (HRESULT)E_HANDLE, "a deleted partition's handle: E_HANDLE");
+}
+
+void check_partitions(void)
+{
+    uint64_t before = pool_pages_used();
+    check_hello();
+    check_io_exit_fields();
+    check_memory_access_exit();
+    check_cpuid_exit();
+    check_cancel();
+    check_bad_handles();
+    uint64_t after = pool_pages_used();
+    check(after == before, "partitions created and deleted leave the pool as it was (%llu pages before, %llu after)",
+          (unsigned long long)before, (unsigned long long)after);
+}
