@@ -25,7 +25,7 @@ HEADERS := $(wildcard */*.h */*/*.h)
 
 # ---- the core: freestanding, linked at CORE_LINK_BASE, no SSE/x87 (it does not save the root's state)
 CORE_SRCS := arch/x86/format.c arch/x86/gdt.c arch/x86/idt.c arch/x86/log.c arch/x86/mtrr.c \
-             arch/x86/mtrr_read.c arch/x86/pool.c arch/x86/serial.c arch/x86/string.c \
+             arch/x86/mtrr_read.c arch/x86/pool.c arch/x86/serial.c arch/x86/string.c arch/x86/string_ops.c \
              vmx/core_main.c vmx/ept.c vmx/exit_cpuid.c vmx/exit_cr.c vmx/exit_dispatch.c vmx/exit_ept.c \
              vmx/exit_init_sipi.c vmx/exit_misc.c vmx/exit_msr.c vmx/hypercall.c vmx/hypercall_validate.c \
              vmx/inject.c vmx/root_vmcs.c vmx/segment.c vmx/vmcs_dump.c vmx/vmx_caps.c vmx/vmx_errors.c \
@@ -45,12 +45,12 @@ EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I. $(E
 EFI_LDFLAGS := -nostdlib -znocombreloc -z defs -shared -Bsymbolic -T /usr/lib/elf_x86_64_efi.lds -L/usr/lib
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel -j .rela \
                 -j .rel.* -j .rela.* -j .reloc
-LOADER_SRCS := boot/loader.c boot/config.c boot/cpu_check.c boot/host_paging.c boot/libc_shim.c \
+LOADER_SRCS := boot/loader.c boot/config.c boot/cpu_check.c boot/host_paging.c arch/x86/string_ops.c \
                boot/memmap.c arch/x86/format.c arch/x86/serial.c
 LOADER_OBJS := $(LOADER_SRCS:%.c=$(BUILD)/efi/%.o) $(BUILD)/efi/boot/enter.o $(BUILD)/efi/boot/core_blob.o
 PAYLOAD_OBJS := $(BUILD)/efi/tests/payload/rootcheck.o $(BUILD)/efi/tests/payload/partcheck.o \
                 $(BUILD)/efi/tests/payload/probe.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
-                $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/boot/libc_shim.o
+                $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 
 ESP := $(BUILD)/esp
 DEPS_STAMP := $(BUILD)/.deps-ok

@@ -79,7 +79,7 @@ static void setup_cr_ownership(struct cpu *c, const struct root_entry_state *s)
     vmcs_writenat(VMCS_GUEST_CR4, vmx_fix_cr4(k, s->cr4));
 }
 
-static void setup_host_state(struct cpu *c)
+void vmcs_write_host_state(const struct cpu *c)
 {
     vmcs_write16(VMCS_HOST_CS_SEL, HOST_CS_SEL);
     vmcs_write16(VMCS_HOST_SS_SEL, HOST_DS_SEL);
@@ -177,7 +177,7 @@ int root_vmcs_setup(struct cpu *c, const struct root_entry_state *s)
     if (st != CORE_OK)
         return st;
     setup_cr_ownership(c, s);
-    setup_host_state(c);
+    vmcs_write_host_state(c);
     setup_guest_state(s);
     return CORE_OK;
 }

@@ -14,6 +14,9 @@ struct root_entry_state {
  * CPU's current state). Returns enum core_status. */
 int root_vmcs_setup(struct cpu *c, const struct root_entry_state *s);
 
+/* Host state for this CPU in the current VMCS: every VMCS that runs on c exits to the same stub. */
+void vmcs_write_host_state(const struct cpu *c);
+
 /* Guest state of a processor that got SIPI with `vector` (SDM vol. 3, 9.4 and 10.5 of the MP init). */
 void root_vmcs_load_sipi_state(struct cpu *c, uint8_t vector);
 /* Guest state after INIT on the BSP: the reset vector, real mode (SDM vol. 3, 10.1.4). */

@@ -3,16 +3,12 @@
  * TPR), MONITOR/MWAIT; the preemption timer bounds a slice so cancels are seen. The VMCS is VMCLEARed
  * after every use, so a VP may run on any CPU; host state is written for the CPU that acquires it. */
 #include "arch/x86/cpu.h"
-#include "arch/x86/gdt.h"
-#include "arch/x86/idt.h"
 #include "arch/x86/log.h"
-#include "arch/x86/msr.h"
 #include "vmx/hv.h"
 #include "vmx/partition.h"
+#include "vmx/root_vmcs.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_ops.h"
-
-extern char vmx_exit_entry[];
 
 #define SLICE_TIMER 0x100000u        /* preemption-timer units per slice (TSC >> IA32_VMX_MISC[4:0]) */
 
@@ -38,32 +34,6 @@ static int compute_controls(const struct vmx_caps *k)
                                need_entry, &ctl.entry);
     ctl.ready = !bad;
     return bad ? -1 : 0;
-}
-
-static void write_host_state(struct cpu *c)
-{
-    vmcs_write16(VMCS_HOST_CS_SEL, HOST_CS_SEL);
-    vmcs_write16(VMCS_HOST_SS_SEL, HOST_DS_SEL);
-    vmcs_write16(VMCS_HOST_DS_SEL, HOST_DS_SEL);
-    vmcs_write16(VMCS_HOST_ES_SEL, HOST_DS_SEL);
-    vmcs_write16(VMCS_HOST_FS_SEL, HOST_DS_SEL);
-    vmcs_write16(VMCS_HOST_GS_SEL, HOST_DS_SEL);
-    vmcs_write16(VMCS_HOST_TR_SEL, HOST_TR_SEL);
-    vmcs_writenat(VMCS_HOST_CR0, read_cr0());
-    vmcs_writenat(VMCS_HOST_CR3, read_cr3());
-    vmcs_writenat(VMCS_HOST_CR4, read_cr4());
-    vmcs_writenat(VMCS_HOST_FS_BASE, 0);
-    vmcs_writenat(VMCS_HOST_GS_BASE, (uint64_t)(uintptr_t)c);
-    vmcs_writenat(VMCS_HOST_TR_BASE, (uint64_t)(uintptr_t)&c->gdt.tss);
-    vmcs_writenat(VMCS_HOST_GDTR_BASE, (uint64_t)(uintptr_t)c->gdt.entries);
-    vmcs_writenat(VMCS_HOST_IDTR_BASE, idt_base());
-    vmcs_write32(VMCS_HOST_SYSENTER_CS, 0);
-    vmcs_writenat(VMCS_HOST_SYSENTER_ESP, 0);
-    vmcs_writenat(VMCS_HOST_SYSENTER_EIP, 0);
-    vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_IA32_EFER));
-    vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
-    vmcs_writenat(VMCS_HOST_RSP, c->host_stack_top);
-    vmcs_writenat(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_entry);
 }
 
 /* Property-driven controls, refreshed at every acquire so property changes apply at the next run. */
@@ -106,7 +76,7 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
     vmcs_write64(VMCS_LINK_POINTER, ~0ull);
     vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, c->cr0_mask);
     vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, c->cr4_mask);
-    write_host_state(c);
+    vmcs_write_host_state(c);
     write_partition_controls(p, v);
     vmcs_load_real_mode_state(&c->caps, 0xF000, 0xFFFF0000ull, 0xFFF0);
     vmclear(v->vmcs_pa);
@@ -117,7 +87,7 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
 void vp_vmcs_acquire(struct cpu *c, struct partition *p, struct vp *v)
 {
     vmptrld(v->vmcs_pa);
-    write_host_state(c);
+    vmcs_write_host_state(c);
     write_partition_controls(p, v);
 }
 

@@ -1,4 +1,5 @@
-/* The core is freestanding: these are the only libc functions it (and GCC's code generation) uses. */
+/* memset and memcpy for the core (gnu-efi's libefi supplies them to the EFI apps). The rest of the
+ * freestanding string functions are in arch/x86/string_ops.c, shared by the core and the EFI apps. */
 #include "arch/x86/string.h"
 #include <stdint.h>
 
@@ -17,32 +18,4 @@ void *memcpy(void *d, const void *s, size_t n)
     while (n--)
         *dp++ = *sp++;
     return d;
-}
-
-void *memmove(void *d, const void *s, size_t n)
-{
-    uint8_t *dp = d;
-    const uint8_t *sp = s;
-    if (dp < sp)
-        return memcpy(d, s, n);
-    while (n--)
-        dp[n] = sp[n];
-    return d;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    const uint8_t *x = a, *y = b;
-    for (; n; n--, x++, y++)
-        if (*x != *y)
-            return *x - *y;
-    return 0;
-}
-
-size_t strlen(const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    return n;
 }
