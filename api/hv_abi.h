@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define HV_ABI_VERSION_MAJOR 1
-#define HV_ABI_VERSION_MINOR 1
+#define HV_ABI_VERSION_MINOR 2
 #define HV_ABI_VERSION ((HV_ABI_VERSION_MAJOR << 16) | HV_ABI_VERSION_MINOR)
 
 /* CPUID leaves the hypervisor adds (CPUID.1:ECX bit 31 tells they exist). */
@@ -39,6 +39,9 @@ enum hv_call_code {
     HVCALL_CANCEL_RUN_VP = 0x001A,           /* in: struct hv_vp_in */
     HVCALL_GET_VP_REGISTERS = 0x001B,        /* in: hv_vp_registers_in + names; out: values */
     HVCALL_SET_VP_REGISTERS = 0x001C,        /* in: hv_vp_registers_in + names + values */
+    HVCALL_TRANSLATE_GVA = 0x001D,           /* in: struct hv_translate_gva_in; out: hv_translate_gva_out */
+    HVCALL_READ_GPA = 0x001E,                /* in: struct hv_gpa_access_in; out: size bytes */
+    HVCALL_WRITE_GPA = 0x001F,               /* in: struct hv_gpa_access_in + size bytes */
 };
 
 /* Hyper-V status numbering (TLFS); the management library reports them as 0xC0350000 | status. */
@@ -148,6 +151,29 @@ _Static_assert(sizeof(struct hv_vp_in) == 16, "hv_vp_in layout");
 _Static_assert(sizeof(struct hv_vp_registers_in) == 16, "hv_vp_registers_in layout");
 _Static_assert(16 + HV_MAX_REGISTERS_PER_CALL * 4 + HV_MAX_REGISTERS_PER_CALL * 16 <= HV_MAX_BLOCK_BYTES,
                "a full register call fits one block");
+
+struct hv_translate_gva_in {
+    uint64_t partition;
+    uint32_t vp;
+    uint32_t flags;           /* WHV_TRANSLATE_GVA_FLAGS */
+    uint64_t gva;
+};
+struct hv_translate_gva_out {
+    uint32_t result_code;     /* WHV_TRANSLATE_GVA_RESULT_CODE */
+    uint32_t reserved;
+    uint64_t gpa;             /* valid when result_code is Success */
+};
+
+#define HV_MAX_GPA_ACCESS_BYTES 1024  /* one READ_GPA / WRITE_GPA call; the library splits larger ones */
+struct hv_gpa_access_in {
+    uint64_t partition;
+    uint32_t vp;
+    uint32_t size;            /* 1 .. HV_MAX_GPA_ACCESS_BYTES; WRITE_GPA: the bytes follow */
+    uint64_t gpa;
+};
+_Static_assert(sizeof(struct hv_translate_gva_in) == 24, "hv_translate_gva_in layout");
+_Static_assert(sizeof(struct hv_translate_gva_out) == 16, "hv_translate_gva_out layout");
+_Static_assert(sizeof(struct hv_gpa_access_in) == 24, "hv_gpa_access_in layout");
 
 /* Offset of the values in a SET_VP_REGISTERS input block with `count` names. */
 static inline uint32_t hv_registers_values_offset(uint32_t count)

@@ -471,37 +471,73 @@ HRESULT WINAPI WHvTranslateGva(WHV_PARTITION_HANDLE Partition, UINT32 VpIndex, W
                                WHV_TRANSLATE_GVA_FLAGS TranslateFlags, WHV_TRANSLATE_GVA_RESULT *TranslationResult,
                                WHV_GUEST_PHYSICAL_ADDRESS *Gpa)
 {
-    (void)Partition;
-    (void)VpIndex;
-    (void)Gva;
-    (void)TranslateFlags;
-    (void)TranslationResult;
-    (void)Gpa;
-    return E_NOTIMPL;
+    if (!Partition)
+        return E_HANDLE;
+    if (!TranslationResult || !Gpa)
+        return E_POINTER;
+    struct hv_translate_gva_in in SMALL_BLOCK = {
+        .partition = partition_id(Partition), .vp = VpIndex, .flags = (uint32_t)TranslateFlags, .gva = Gva,
+    };
+    struct hv_translate_gva_out out SMALL_BLOCK = { 0, 0, 0 };
+    HRESULT hr = call(HVCALL_TRANSLATE_GVA, &in, &out);
+    if (SUCCEEDED(hr)) {
+        memset(TranslationResult, 0, sizeof *TranslationResult);
+        TranslationResult->ResultCode = (WHV_TRANSLATE_GVA_RESULT_CODE)out.result_code;
+        *Gpa = out.gpa;
+    }
+    return hr;
+}
+
+/* ---- guest memory: HV_MAX_GPA_ACCESS_BYTES a call */
+
+struct gpa_access_block {
+    struct hv_gpa_access_in head;
+    uint8_t data[HV_MAX_GPA_ACCESS_BYTES];
+} BLOCK_ALIGNED(2048);
+ASSERT_FITS_ALIGNMENT(struct gpa_access_block, 2048);
+
+static HRESULT gpa_access(WHV_PARTITION_HANDLE partition, UINT32 vp, uint64_t gpa, uint8_t *data, UINT32 size,
+                          bool write)
+{
+    if (!partition)
+        return E_HANDLE;
+    if (!data)
+        return E_POINTER;
+    if (size == 0 || gpa > UINT64_MAX - size)
+        return E_INVALIDARG;
+    for (UINT32 done = 0; done < size;) {
+        UINT32 n = MIN(size - done, (UINT32)HV_MAX_GPA_ACCESS_BYTES);
+        struct gpa_access_block in;
+        in.head = (struct hv_gpa_access_in){ .partition = partition_id(partition), .vp = vp, .size = n, .gpa = gpa + done };
+        HRESULT hr;
+        if (write) {
+            memcpy(in.data, data + done, n);
+            hr = call(HVCALL_WRITE_GPA, &in, NULL);
+        } else {
+            uint8_t out[HV_MAX_GPA_ACCESS_BYTES] BLOCK_ALIGNED(HV_MAX_GPA_ACCESS_BYTES);
+            hr = call(HVCALL_READ_GPA, &in.head, out);
+            if (SUCCEEDED(hr))
+                memcpy(data + done, out, n);
+        }
+        if (FAILED(hr))
+            return hr;
+        done += n;
+    }
+    return S_OK;
 }
 
 HRESULT WINAPI WHvReadGpaRange(WHV_PARTITION_HANDLE Partition, UINT32 VpIndex, WHV_GUEST_PHYSICAL_ADDRESS GuestAddress,
                                WHV_ACCESS_GPA_CONTROLS Controls, VOID *Data, UINT32 DataSizeInBytes)
 {
-    (void)Partition;
-    (void)VpIndex;
-    (void)GuestAddress;
-    (void)Controls;
-    (void)Data;
-    (void)DataSizeInBytes;
-    return E_NOTIMPL;
+    (void)Controls;   /* cache type and VTL: the hypervisor accesses guest memory write-back, VTL 0 */
+    return gpa_access(Partition, VpIndex, GuestAddress, Data, DataSizeInBytes, false);
 }
 
 HRESULT WINAPI WHvWriteGpaRange(WHV_PARTITION_HANDLE Partition, UINT32 VpIndex, WHV_GUEST_PHYSICAL_ADDRESS GuestAddress,
                                 WHV_ACCESS_GPA_CONTROLS Controls, const VOID *Data, UINT32 DataSizeInBytes)
 {
-    (void)Partition;
-    (void)VpIndex;
-    (void)GuestAddress;
     (void)Controls;
-    (void)Data;
-    (void)DataSizeInBytes;
-    return E_NOTIMPL;
+    return gpa_access(Partition, VpIndex, GuestAddress, (uint8_t *)(uintptr_t)Data, DataSizeInBytes, true);
 }
 
 HRESULT WINAPI WHvQueryGpaRangeDirtyBitmap(WHV_PARTITION_HANDLE Partition, WHV_GUEST_PHYSICAL_ADDRESS GuestAddress,

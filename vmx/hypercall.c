@@ -88,6 +88,9 @@ static hypercall_fn *const hypercalls[] = {
     [HVCALL_CANCEL_RUN_VP] = hc_cancel_run_vp,
     [HVCALL_GET_VP_REGISTERS] = hc_get_vp_registers,
     [HVCALL_SET_VP_REGISTERS] = hc_set_vp_registers,
+    [HVCALL_TRANSLATE_GVA] = hc_translate_gva,
+    [HVCALL_READ_GPA] = hc_read_gpa,
+    [HVCALL_WRITE_GPA] = hc_write_gpa,
 };
 
 void exit_vmcall(struct cpu *c)

@@ -159,3 +159,84 @@ uint16_t hc_set_vp_registers(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 {
     return registers_call(c, in_gpa, out_gpa, true);
 }
+
+/* WHvTranslateGva: the VP's page walk, as its MMU would do it now (the VP must not run). */
+uint16_t hc_translate_gva(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    READ_IN(struct hv_translate_gva_in, a);
+    uint16_t st = check_root_block(out_gpa, sizeof(struct hv_translate_gva_out));
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    struct partition *p;
+    struct vp *v = vp_lookup(a.partition, a.vp, &p, &st);
+    if (!v)
+        return st;
+    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return HV_STATUS_INVALID_VP_STATE;
+    struct guest_memory mem;
+    struct guest_paging_state s;
+    struct hv_translate_gva_out out = { 0, 0, 0 };
+    vp_vmcs_acquire(c, p, v);
+    vp_guest_memory(p, &mem);
+    vp_paging_state(c, &s);
+    out.result_code = (uint32_t)guest_translate(&mem, &s, a.gva, a.flags, &out.gpa);
+    vp_vmcs_release(c, v);
+    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+    return write_root_block(out_gpa, &out, sizeof out);
+}
+
+/* Copies between the partition's memory and a buffer, page by page through the GPA map. Every byte must
+ * be mapped (any permission: the VMM owns the memory); else INVALID_PARAMETER and nothing is copied. */
+static uint16_t copy_guest(const struct partition *p, uint64_t gpa, void *buf, uint32_t size, bool write)
+{
+    for (int pass = 0; pass < 2; pass++) {   /* check all pages first, then copy: all or nothing */
+        for (uint32_t done = 0; done < size;) {
+            uint64_t hpa;
+            uint32_t flags;
+            if (!gpa_map_translate(&p->map, gpa + done, &hpa, &flags))
+                return HV_STATUS_INVALID_PARAMETER;
+            uint32_t chunk = 4096 - (uint32_t)((gpa + done) & 4095);
+            if (chunk > size - done)
+                chunk = size - done;
+            if (pass == 1) {
+                if (write) memcpy((void *)(uintptr_t)hpa, (uint8_t *)buf + done, chunk);
+                else memcpy((uint8_t *)buf + done, (const void *)(uintptr_t)hpa, chunk);
+            }
+            done += chunk;
+        }
+    }
+    return HV_STATUS_SUCCESS;
+}
+
+static uint16_t gpa_access(uint64_t in_gpa, uint64_t out_gpa, bool write)
+{
+    uint8_t block[sizeof(struct hv_gpa_access_in) + HV_MAX_GPA_ACCESS_BYTES];
+    READ_IN(struct hv_gpa_access_in, a);
+    if (a.size == 0 || a.size > HV_MAX_GPA_ACCESS_BYTES || a.gpa > UINT64_MAX - a.size)
+        return HV_STATUS_INVALID_PARAMETER;
+    uint16_t st = write ? read_root_block(in_gpa, block, sizeof a + a.size) : check_root_block(out_gpa, a.size);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    struct partition *p;
+    if (!vp_lookup(a.partition, a.vp, &p, &st))
+        return st;
+    uint8_t *data = block + sizeof a;
+    spin_lock(&p->lock);
+    st = copy_guest(p, a.gpa, data, a.size, write);
+    spin_unlock(&p->lock);
+    if (st == HV_STATUS_SUCCESS && !write)
+        st = write_root_block(out_gpa, data, a.size);
+    return st;
+}
+
+uint16_t hc_read_gpa(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c;
+    return gpa_access(in_gpa, out_gpa, false);
+}
+
+uint16_t hc_write_gpa(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c;
+    return gpa_access(in_gpa, out_gpa, true);
+}

@@ -236,25 +236,44 @@ static int guest_read(void *ctx, uint64_t gpa, void *buf, uint32_t len)
 
 static int guest_write(void *ctx, uint64_t gpa, const void *buf, uint32_t len)
 {
-    (void)ctx; (void)gpa; (void)buf; (void)len;
-    return GUEST_MEM_NO_WRITE;   /* fetches never set A/D bits */
+    const struct partition *p = ctx;
+    uint64_t hpa;
+    uint32_t flags;
+    if (!gpa_map_translate(&p->map, gpa, &hpa, &flags))
+        return GUEST_MEM_UNMAPPED;
+    if (!(flags & WHvMapGpaRangeFlagWrite))
+        return GUEST_MEM_NO_WRITE;
+    memcpy((void *)(uintptr_t)hpa, buf, len);
+    return GUEST_MEM_OK;
+}
+
+void vp_guest_memory(const struct partition *p, struct guest_memory *m)
+{
+    m->ctx = (void *)p;
+    m->read = guest_read;
+    m->write = guest_write;
+}
+
+/* The VP's paging state from its VMCS (current on this CPU), as the guest sees CR0/CR4. */
+void vp_paging_state(const struct cpu *c, struct guest_paging_state *s)
+{
+    s->cr0 = (vmcs_readnat(VMCS_GUEST_CR0) & ~c->cr0_mask) | (vmcs_readnat(VMCS_CR0_READ_SHADOW) & c->cr0_mask);
+    s->cr3 = vmcs_readnat(VMCS_GUEST_CR3);
+    s->cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~c->cr4_mask) | (vmcs_readnat(VMCS_CR4_READ_SHADOW) & c->cr4_mask);
+    s->efer = vmcs_read64(VMCS_GUEST_EFER);
+    s->cpl = (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
+    s->maxphyaddr = hv.mtrr.phys_bits;
 }
 
 /* Up to 16 instruction bytes from CS.base + RIP through the guest's paging and the GPA map: VMX does
  * not provide them, and VMMs need them to emulate I/O strings and MMIO. */
 static uint32_t fetch_instruction(const struct cpu *c, const struct partition *p, uint8_t out[16])
 {
-    const struct guest_memory mem = { (void *)p, guest_read, guest_write };
-    uint64_t efer = vmcs_read64(VMCS_GUEST_EFER);
-    struct guest_paging_state s = {
-        .cr0 = (vmcs_readnat(VMCS_GUEST_CR0) & ~c->cr0_mask) | (vmcs_readnat(VMCS_CR0_READ_SHADOW) & c->cr0_mask),
-        .cr3 = vmcs_readnat(VMCS_GUEST_CR3),
-        .cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~c->cr4_mask) | (vmcs_readnat(VMCS_CR4_READ_SHADOW) & c->cr4_mask),
-        .efer = efer,
-        .cpl = (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3,
-        .maxphyaddr = hv.mtrr.phys_bits,
-    };
-    bool long_mode = (efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & (1u << 13));
+    struct guest_memory mem;
+    struct guest_paging_state s;
+    vp_guest_memory(p, &mem);
+    vp_paging_state(c, &s);
+    bool long_mode = (s.efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & (1u << 13));
     return guest_fetch_instruction(&mem, &s, vmcs_readnat(VMCS_GUEST_CS_BASE), vmcs_readnat(VMCS_GUEST_RIP),
                                    long_mode, out);
 }

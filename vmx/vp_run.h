@@ -1,5 +1,6 @@
 #ifndef VMX_VP_RUN_H
 #define VMX_VP_RUN_H
+#include "vmx/guest_walk.h"
 #include "vmx/partition.h"
 /* Internal status: the Run hypercall switched this CPU to the VP; the root's VMCALL completes (RAX,
  * RIP) when the run ends, not now. */
@@ -10,4 +11,7 @@ uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t vp, uint64_t e
 void vp_exit(struct cpu *c, uint32_t exit_reason);
 /* Marks the VP canceled: its current or next Run returns Canceled. */
 uint16_t vp_cancel(uint64_t partition, uint32_t vp);
+/* The partition's memory and the VP's paging state for vmx/guest_walk.c (the VP's VMCS is current). */
+void vp_guest_memory(const struct partition *p, struct guest_memory *m);
+void vp_paging_state(const struct cpu *c, struct guest_paging_state *s);
 #endif

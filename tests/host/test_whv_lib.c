@@ -117,6 +117,15 @@ static size_t input_length(uint64_t code, const void *in)
         return sizeof(struct hv_vp_registers_in) + registers_head(in).count * 4u;
     case HVCALL_SET_VP_REGISTERS:
         return hv_registers_values_offset(registers_head(in).count) + registers_head(in).count * 16u;
+    case HVCALL_TRANSLATE_GVA:
+        return sizeof(struct hv_translate_gva_in);
+    case HVCALL_READ_GPA:
+        return sizeof(struct hv_gpa_access_in);
+    case HVCALL_WRITE_GPA: {
+        struct hv_gpa_access_in a;
+        memcpy(&a, in, sizeof a);
+        return sizeof a + a.size;
+    }
     default:
         return 0;
     }
@@ -263,6 +272,28 @@ static uint64_t registers_call(struct fake_partition *p, uint64_t code, const ui
     return HV_STATUS_SUCCESS;
 }
 
+/* Translation answer: GPA = GVA + 0x100000, result Success unless the GVA is 0 (PageNotPresent). */
+static uint64_t fake_translate(const void *in, void *out, size_t *out_len)
+{
+    struct hv_translate_gva_in a;
+    memcpy(&a, in, sizeof a);
+    struct hv_translate_gva_out o = { a.gva ? 0u : 1u, 0, a.gva ? a.gva + 0x100000 : 0 };
+    memcpy(out, &o, sizeof o);
+    *out_len = sizeof o;
+    return HV_STATUS_SUCCESS;
+}
+
+/* Guest memory reads as the low byte of each address. */
+static uint64_t fake_read_gpa(const void *in, uint8_t *out, size_t *out_len)
+{
+    struct hv_gpa_access_in a;
+    memcpy(&a, in, sizeof a);
+    for (uint32_t i = 0; i < a.size; i++)
+        out[i] = (uint8_t)(a.gpa + i);
+    *out_len = a.size;
+    return HV_STATUS_SUCCESS;
+}
+
 static uint64_t vp_call(struct fake_partition *p, uint64_t code, const void *in, void *out, size_t *out_len)
 {
     struct hv_vp_in v;
@@ -310,6 +341,12 @@ static uint64_t serve(uint64_t code, const void *in, void *out, size_t *out_len)
     case HVCALL_GET_VP_REGISTERS:
     case HVCALL_SET_VP_REGISTERS:
         return registers_call(p, code, in, out, out_len);
+    case HVCALL_TRANSLATE_GVA:
+        return fake_translate(in, out, out_len);
+    case HVCALL_READ_GPA:
+        return fake_read_gpa(in, out, out_len);
+    case HVCALL_WRITE_GPA:
+        return HV_STATUS_SUCCESS;
     default:
         return vp_call(p, code, in, out, out_len);
     }
@@ -1170,20 +1207,65 @@ TEST(whv_lib_not_implemented)
 {
     fake_start();
     WHV_PARTITION_HANDLE p = new_partition_with_vp(0);
-    WHV_TRANSLATE_GVA_RESULT result;
-    WHV_GUEST_PHYSICAL_ADDRESS gpa;
-    WHV_ACCESS_GPA_CONTROLS controls = { .AsUINT64 = 0 };
-    uint8_t data[8] = { 0 };
     UINT64 bitmap = 0;
     WHV_INTERRUPT_CONTROL interrupt;
     memset(&interrupt, 0, sizeof interrupt);
-    CHECK_HR(WHvTranslateGva(p, 0, 0x1000, WHvTranslateGvaFlagValidateRead, &result, &gpa), E_NOTIMPL);
-    CHECK_HR(WHvReadGpaRange(p, 0, 0x1000, controls, data, sizeof data), E_NOTIMPL);
-    CHECK_HR(WHvWriteGpaRange(p, 0, 0x1000, controls, data, sizeof data), E_NOTIMPL);
+    fake.calls = 0;
     CHECK_HR(WHvRequestInterrupt(p, &interrupt, sizeof interrupt), E_NOTIMPL);
     CHECK_HR(WHvResetPartition(p), E_NOTIMPL);
     CHECK_HR(WHvQueryGpaRangeDirtyBitmap(p, 0, PAGE, &bitmap, sizeof bitmap), E_NOTIMPL);
     CHECK_EQ(fake.calls, 0);
+    fake_finish();
+}
+
+/* TranslateGva carries flags and GVA in its block and returns the result code and GPA. */
+TEST(whv_lib_translate_gva)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = new_partition_with_vp(0);
+    WHV_TRANSLATE_GVA_RESULT result;
+    WHV_GUEST_PHYSICAL_ADDRESS gpa = 0;
+    fake.calls = 0;
+    CHECK_HR(WHvTranslateGva(p, 0, 0x4000, WHvTranslateGvaFlagValidateWrite, &result, &gpa), S_OK);
+    CHECK_EQ(result.ResultCode, WHvTranslateGvaResultSuccess);
+    CHECK_EQ(gpa, 0x104000);
+    struct hv_translate_gva_in in;
+    memcpy(&in, fake.log[0].in_bytes, sizeof in);
+    CHECK_EQ(fake.log[0].code, HVCALL_TRANSLATE_GVA);
+    CHECK_EQ(in.vp, 0);
+    CHECK_EQ(in.flags, WHvTranslateGvaFlagValidateWrite);
+    CHECK_EQ(in.gva, 0x4000);
+    CHECK_HR(WHvTranslateGva(p, 0, 0, WHvTranslateGvaFlagValidateRead, &result, &gpa), S_OK);
+    CHECK_EQ(result.ResultCode, WHvTranslateGvaResultPageNotPresent);
+    CHECK_HR(WHvTranslateGva(p, 0, 0, 0, NULL, &gpa), E_POINTER);
+    fake_finish();
+}
+
+/* Read/WriteGpaRange split at HV_MAX_GPA_ACCESS_BYTES and carry the data intact. */
+TEST(whv_lib_read_write_gpa_range)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = new_partition_with_vp(0);
+    WHV_ACCESS_GPA_CONTROLS controls = { .AsUINT64 = 0 };
+    static uint8_t data[2500];
+    fake.calls = 0;
+    CHECK_HR(WHvReadGpaRange(p, 0, 0x10000, controls, data, sizeof data), S_OK);
+    CHECK_EQ(fake.calls, 3);                       /* 1024 + 1024 + 452 */
+    int pattern_ok = 1;
+    for (unsigned i = 0; i < sizeof data; i++)
+        pattern_ok &= data[i] == (uint8_t)(0x10000 + i);
+    CHECK(pattern_ok);
+    struct hv_gpa_access_in last;
+    memcpy(&last, fake.log[2].in_bytes, sizeof last);
+    CHECK_EQ(last.gpa, 0x10000 + 2048);
+    CHECK_EQ(last.size, 452);
+    fake.calls = 0;
+    CHECK_HR(WHvWriteGpaRange(p, 0, 0x20000, controls, data, 1030), S_OK);
+    CHECK_EQ(fake.calls, 2);
+    CHECK_EQ(fake.log[1].in_len, sizeof(struct hv_gpa_access_in) + 6);
+    CHECK(memcmp(fake.log[1].in_bytes + sizeof(struct hv_gpa_access_in), data + 1024, 6) == 0);
+    CHECK_HR(WHvReadGpaRange(p, 0, 0x10000, controls, data, 0), E_INVALIDARG);
+    CHECK_HR(WHvWriteGpaRange(p, 0, 0x10000, controls, NULL, 8), E_POINTER);
     fake_finish();
 }
 

@@ -214,6 +214,29 @@ static void check_bad_handles(void)
     check(WHvRunVirtualProcessor(stale, 0, &x, sizeof x) == (HRESULT)E_HANDLE, "a deleted partition's handle: E_HANDLE");
 }
 
+static void check_guest_memory_calls(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    WHV_TRANSLATE_GVA_RESULT tr;
+    WHV_GUEST_PHYSICAL_ADDRESS gpa = 0;
+    WHV_ACCESS_GPA_CONTROLS controls = { .AsUINT64 = 0 };
+    uint8_t bytes[4] = { 0 }, hlt = 0xF4;
+    int ok = child_create(&ch, hello_guest, sizeof hello_guest, 0, 0, 0);
+    HRESULT hr = WHvTranslateGva(ch.part, 0, CODE + 3, WHvTranslateGvaFlagValidateRead, &tr, &gpa);
+    check(ok && SUCCEEDED(hr) && tr.ResultCode == WHvTranslateGvaResultSuccess && gpa == CODE + 3,
+          "WHvTranslateGva in real mode: result %u, gpa %llx", tr.ResultCode, (unsigned long long)gpa);
+    hr = WHvReadGpaRange(ch.part, 0, CODE, controls, bytes, sizeof bytes);
+    check(SUCCEEDED(hr) && memcmp(bytes, hello_guest, sizeof bytes) == 0, "WHvReadGpaRange reads the guest's code");
+    hr = WHvWriteGpaRange(ch.part, 0, CODE, controls, &hlt, 1);
+    ok = ok && SUCCEEDED(hr) && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64Halt && x.VpContext.Rip == CODE + 1,
+          "WHvWriteGpaRange patched the guest: it halts at once (exit %x)", x.ExitReason);
+    check(WHvReadGpaRange(ch.part, 0, 0x50000, controls, bytes, 4) == (HRESULT)E_INVALIDARG,
+          "WHvReadGpaRange of an unmapped GPA: E_INVALIDARG");
+    child_destroy(&ch);
+}
+
 void check_partitions(void)
 {
     uint64_t before = pool_pages_used();
@@ -223,6 +246,7 @@ void check_partitions(void)
     check_cpuid_exit();
     check_cancel();
     check_bad_handles();
+    check_guest_memory_calls();
     uint64_t after = pool_pages_used();
     check(after == before, "partitions created and deleted leave the pool as it was (%llu pages before, %llu after)",
           (unsigned long long)before, (unsigned long long)after);
