@@ -18,7 +18,7 @@ BUILD_ID := hvx 0.1.0 (git $(GIT_REV))
 PURE_SRCS := arch/x86/format.c arch/x86/mtrr.c boot/config.c boot/cpu_check.c boot/host_paging.c \
              boot/memmap.c vmx/ept.c vmx/hypercall_validate.c vmx/segment.c vmx/vmx_caps.c vmx/vmx_errors.c \
              vmx/exit_decode.c vmx/gpa_map.c vmx/guest_walk.c api/whv_lib.c api/hv_transport.c
-HOST_TEST_SRCS := $(wildcard tests/host/*.c)
+HOST_TEST_SRCS := $(wildcard tests/host/*.c) $(filter-out tools/exitc_main.c,$(wildcard tools/exitc*.c))
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -DHOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HEADERS := $(wildcard */*.h */*/*.h)
@@ -51,6 +51,12 @@ LOADER_OBJS := $(LOADER_SRCS:%.c=$(BUILD)/efi/%.o) $(BUILD)/efi/boot/enter.o $(B
 PAYLOAD_OBJS := $(BUILD)/efi/tests/payload/rootcheck.o $(BUILD)/efi/tests/payload/partcheck.o \
                 $(BUILD)/efi/tests/payload/probe.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
                 $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
+
+EXITS_OBJS := $(patsubst %.c,$(BUILD)/efi/%.o,$(wildcard tests/payload/exitrun*.c)) \
+              $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+              $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
+EXITC_SRCS := $(wildcard tools/exitc*.c)
+SCRIPTS ?= tests/exits
 
 ESP := $(BUILD)/esp
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -103,6 +109,10 @@ $(BUILD)/%.so:
 
 $(BUILD)/loader.so: $(LOADER_OBJS)
 $(BUILD)/rootcheck.so: $(PAYLOAD_OBJS)
+$(BUILD)/exits.so: $(EXITS_OBJS)
+BENCH_OBJS := $(BUILD)/efi/tests/payload/bench.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+              $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
+$(BUILD)/bench.so: $(BENCH_OBJS)
 
 $(BUILD)/%.efi: $(BUILD)/%.so
 	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
@@ -129,6 +139,18 @@ $(BUILD)/host-tests: $(PURE_SRCS) $(HOST_TEST_SRCS) $(HEADERS)
 
 host-test: $(BUILD)/host-tests
 	$(BUILD)/host-tests
+
+# ---- benchmarks: not part of make test (emulated ticks, two boots)
+bench: $(BUILD)/bench.efi $(BUILD)/loader.efi
+	tools/run-bench.sh
+
+# ---- the exit-script suite: host compiler + in-root runner
+$(BUILD)/exitc: $(EXITC_SRCS) tools/exit_pack.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=gnu11 -O2 -Wall -Wextra -Werror -I. -o $@ $(EXITC_SRCS)
+
+exits: $(BUILD)/exitc $(BUILD)/exits.efi $(BUILD)/loader.efi
+	tools/run-exits.sh $(SCRIPTS)
 
 test: $(BUILD)/host-tests $(BUILD)/esp.img
 	tools/run-tests.sh

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make bench`: boots the hypervisor in Bochs with bench.efi as the next image, twice, and prints the
+# cost of each path in emulated TSC ticks (deterministic: the TSC counts instructions) with the ratios
+# the project holds itself to, writes build/bench.json, and says whether both runs agree to the tick.
+# Where QEMU with nested KVM is available the same image could be timed in real cycles; not done here.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib-tap.sh"
+BUILD=${BUILD:-build}
+
+one_run() {   # one_run OUTDIR -> prints the bench lines
+  local out=$1
+  rm -rf "$out" && mkdir -p "$out/esp/EFI/BOOT" "$out/esp/EFI/hvx"
+  cp "$BUILD/loader.efi" "$out/esp/EFI/BOOT/BOOTX64.EFI"
+  cp "$BUILD/bench.efi" "$out/esp/EFI/hvx/bench.efi"
+  printf 'next = \\EFI\\hvx\\bench.efi\nlog = warn\nmemory = 32M\n' > "$out/esp/EFI/BOOT/hvx.cfg"
+  "$HERE/mkesp.sh" "$out/esp.img" "$out/esp" 64 >/dev/null
+  "$HERE/bochs-run.sh" --disk "$out/esp.img" --serial "$out/com1.txt" --log "$out/bochs.log" --cpus 2 \
+    --timeout 600 --until 'bench: done|bench: error|HV PANIC' >/dev/null 2>&1
+  clean_serial "$out/com1.txt" | grep -E '^bench: [a-z_0-9]+=[0-9]+$' | sed 's/^bench: //'
+}
+
+r1=$(one_run "$BUILD/bench-1")
+r2=$(one_run "$BUILD/bench-2")
+[ -n "$r1" ] || { echo "bench: the first run printed no figures (see $BUILD/bench-1/com1.txt)"; exit 1; }
+image=$(stat -c %s "$BUILD/loader.efi")
+get() { echo "$r1" | sed -n "s/^$1=//p"; }
+a=$(get a); b=$(get b); b2=$(get b2); c=$(get c)
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "n/a" }'; }
+printf '%-22s %14s   %s\n' "path" "ticks" "ratio to a (target)"
+printf '%-22s %14s\n' "a  root CPUID" "$a"
+printf '%-22s %14s   %s (<= 2.5)\n' "b  child exit to root" "$b" "$(ratio "$b" "$a")"
+printf '%-22s %14s   %s (<= 3)\n' "b2 VMM loop" "$b2" "$(ratio "$b2" "$a")"
+printf '%-22s %14s   %s (<= 1.3)\n' "c  child CPUID inside" "$c" "$(ratio "$c" "$a")"
+printf '%-22s %14s\n' "d  MemoryAccess exit" "$(get d)"
+printf '%-22s %14s\n' "e  partition lifecycle" "$(get e)"
+printf '%-22s %14s   (%s EPT pages)\n' "f  map 1 GiB" "$(get f_map)" "$(get f_ept_pages)"
+printf '%-22s %14s\n' "f  unmap 1 GiB" "$(get f_unmap)"
+printf '%-22s %14s bytes (<= 262144)\n' "EFI image" "$image"
+printf '%-22s %14s bytes (<= 16 KiB + EPT pages)\n' "per partition" "$(get partition_bytes)"
+printf '%-22s %14s bytes\n' "per VP" "$(get vp_bytes)"
+printf '%-22s %14s bytes\n' "pool at rest" "$(get pool_bytes_at_rest)"
+{
+  echo "{"
+  for k in a b b2 c d e f_map f_unmap f_ept_pages partition_bytes vp_bytes pool_bytes_at_rest; do
+    echo "  \"$k\": $(get $k),"
+  done
+  echo "  \"image_bytes\": $image,"
+  echo "  \"runs_identical\": $([ "$r1" = "$r2" ] && echo true || echo false)"
+  echo "}"
+} > "$BUILD/bench.json"
+if [ "$r1" = "$r2" ]; then echo "bench: both runs gave identical ticks"; else echo "bench: the two runs differ:"; diff <(echo "$r1") <(echo "$r2"); fi
+echo "bench: figures in $BUILD/bench.json"
+[ "$r1" = "$r2" ]
