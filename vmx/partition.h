@@ -24,6 +24,7 @@ struct vp {
     uint64_t kernel_gs_base, star, lstar, cstar, sfmask, tsc_aux, apic_base;
     uint64_t deliverability;         /* WHV DeliverabilityNotifications, one-shot */
     uint32_t index;
+    uint32_t host_cpu;               /* the CPU whose host state the VMCS holds (VMCLEAR keeps it) */
 };
 
 enum partition_state { PARTITION_FREE = 0, PARTITION_CREATED, PARTITION_READY };

@@ -77,6 +77,7 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
     vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, c->cr0_mask);
     vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, c->cr4_mask);
     vmcs_write_host_state(c);
+    v->host_cpu = c->index;
     write_partition_controls(p, v);
     vmcs_load_real_mode_state(&c->caps, 0xF000, 0xFFFF0000ull, 0xFFF0);
     vmclear(v->vmcs_pa);
@@ -87,7 +88,11 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
 void vp_vmcs_acquire(struct cpu *c, struct partition *p, struct vp *v)
 {
     vmptrld(v->vmcs_pa);
-    vmcs_write_host_state(c);
+    /* Host state differs per CPU (stack, GS, TR, GDT) and survives VMCLEAR: rewrite it only on a move. */
+    if (v->host_cpu != c->index) {
+        vmcs_write_host_state(c);
+        v->host_cpu = c->index;
+    }
     write_partition_controls(p, v);
 }
 
