@@ -152,7 +152,7 @@ $(BUILD)/exitc: $(EXITC_SRCS) tools/exit_pack.h $(HEADERS)
 exits: $(BUILD)/exitc $(BUILD)/exits.efi $(BUILD)/loader.efi
 	tools/run-exits.sh $(SCRIPTS)
 
-test: $(BUILD)/host-tests $(BUILD)/esp.img
+test: $(BUILD)/host-tests $(BUILD)/esp.img $(BUILD)/exitc $(BUILD)/exits.efi
 	tools/run-tests.sh
 
 run: $(BUILD)/esp.img

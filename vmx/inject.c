@@ -5,7 +5,8 @@
 void inject_hw_exception(uint8_t vector, int has_error, uint32_t error)
 {
     uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector;
-    if (has_error) {
+    /* Real mode pushes no error code; VM entry refuses one when CR0.PE is 0 (SDM 26.2.1.3). */
+    if (has_error && (vmcs_readnat(VMCS_GUEST_CR0) & CR0_PE)) {
         info |= INTR_INFO_ERROR_CODE_VALID;
         vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, error);
     }

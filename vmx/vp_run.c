@@ -79,11 +79,30 @@ static void report(struct cpu *c, WHV_RUN_VP_EXIT_CONTEXT *x, uint32_t basic)
     switch_to_root(c, x);
 }
 
+static uint32_t fetch_instruction(const struct cpu *c, const struct partition *p, uint8_t out[16]);
+
+/* An exception the hypervisor raises for the guest (#UD for VMCALL without HypercallExit, #GP for an
+ * unknown MSR) goes where a real one would: an Exception exit when the VMM asked for that vector, else
+ * into the guest. */
+static enum vp_action raise_exception(struct cpu *c, struct partition *p, WHV_RUN_VP_EXIT_CONTEXT *x,
+                                      uint8_t vector, int has_error)
+{
+    if ((p->extended_exits & EXT_EXIT_EXCEPTION) && (p->exception_bitmap & (1ull << vector))) {
+        x->ExitReason = WHvRunVpExitReasonException;
+        x->VpException.ExceptionType = vector;
+        x->VpException.ExceptionInfo.ErrorCodeValid = has_error;
+        x->VpException.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->VpException.InstructionBytes);
+        return VP_REPORT;
+    }
+    inject_hw_exception(vector, has_error, 0);
+    return VP_RESUME;
+}
+
 /* ---- exits */
 
 static enum vp_action on_exception(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
-    (void)p; (void)v;
+    (void)v;
     uint32_t info = vmcs_read32(VMCS_EXIT_INTR_INFO);
     if (((info >> 8) & 7) == 2) {          /* an NMI of the root's arrived while the VP ran */
         c->nmi_pending = 1;
@@ -91,6 +110,7 @@ static enum vp_action on_exception(struct cpu *c, struct partition *p, struct vp
     }
     x->ExitReason = WHvRunVpExitReasonException;
     exit_decode_exception(&live_vmcs, &x->VpException);
+    x->VpException.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->VpException.InstructionBytes);
     return VP_REPORT;
 }
 
@@ -103,7 +123,10 @@ static enum vp_action on_root_event(struct cpu *c, struct partition *p, struct v
 static enum vp_action on_preemption_timer(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
     (void)c; (void)p;
-    return v->cancel_pending ? canceled(v, x) : VP_RESUME;
+    /* Back to the root at every slice, not only on a cancel: the root's timer interrupts must not wait
+     * for the guest (some CPUs, and Bochs, hold them while a child runs with IF=0). The root's VMCALL
+     * re-executes the Run transparently. */
+    return v->cancel_pending ? canceled(v, x) : VP_RESTART_ROOT;
 }
 
 static enum vp_action on_triple_fault(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
@@ -178,11 +201,8 @@ static enum vp_action on_rdtsc(struct cpu *c, struct partition *p, struct vp *v,
 
 static enum vp_action on_vmcall(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
-    (void)c;
-    if (!(p->extended_exits & EXT_EXIT_HYPERCALL)) {
-        inject_ud();
-        return VP_RESUME;
-    }
+    if (!(p->extended_exits & EXT_EXIT_HYPERCALL))
+        return raise_exception(c, p, x, VEC_UD, 0);
     uint8_t now[512] __attribute__((aligned(16)));
     fxsave(now);                           /* the VP's XMM registers are live in the CPU */
     x->ExitReason = WHvRunVpExitReasonHypercall;
@@ -331,7 +351,6 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
 
 static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
-    (void)c;
     bool write = (vmcs_read32(VMCS_EXIT_REASON) & 0xFFFF) == EXIT_WRMSR;
     uint64_t *g = v->regs.gpr;
     uint32_t msr = (uint32_t)g[R_RCX];
@@ -341,10 +360,8 @@ static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, W
         advance_rip();
         return VP_RESUME;
     }
-    if (!(p->extended_exits & EXT_EXIT_MSR)) {
-        inject_gp0();                      /* unknown MSR without the MSR exit: #GP, as WHV does */
-        return VP_RESUME;
-    }
+    if (!(p->extended_exits & EXT_EXIT_MSR))
+        return raise_exception(c, p, x, VEC_GP, 1);   /* unknown MSR without the MSR exit: #GP(0) */
     x->ExitReason = WHvRunVpExitReasonX64MsrAccess;
     exit_decode_msr(&v->regs, write, &x->MsrAccess);
     return VP_REPORT;
