@@ -237,6 +237,32 @@ static void check_guest_memory_calls(void)
     child_destroy(&ch);
 }
 
+static void check_capability_and_properties(void)
+{
+    WHV_CAPABILITY cap;
+    UINT32 written = 0;
+    memset(&cap, 0, sizeof cap);
+    HRESULT hr = WHvGetCapability(WHvCapabilityCodeHypervisorPresent, &cap, sizeof cap, &written);
+    check(SUCCEEDED(hr) && cap.HypervisorPresent && written == sizeof(BOOL),
+          "WHvGetCapability(HypervisorPresent): TRUE, %u bytes", written);
+    struct child ch;
+    const uint32_t leaves[2] = { 0x1234, 0x40000000 };
+    int ok = child_create(&ch, hello_guest, sizeof hello_guest, 1 | 4 /* CPUID, exception */, leaves, 2);
+    WHV_PARTITION_PROPERTY prop;
+    uint32_t list[4] = { 0 };
+    memset(&prop, 0, sizeof prop);
+    hr = WHvGetPartitionProperty(ch.part, WHvPartitionPropertyCodeExtendedVmExits, &prop, sizeof prop, &written);
+    check(ok && SUCCEEDED(hr) && prop.ExtendedVmExits.AsUINT64 == 5 && written == 8,
+          "WHvGetPartitionProperty(ExtendedVmExits) returns what was set (%llx, %u bytes)",
+          (unsigned long long)prop.ExtendedVmExits.AsUINT64, written);
+    hr = WHvGetPartitionProperty(ch.part, WHvPartitionPropertyCodeCpuidExitList, list, sizeof list, &written);
+    check(SUCCEEDED(hr) && written == 8 && list[0] == 0x1234 && list[1] == 0x40000000,
+          "WHvGetPartitionProperty(CpuidExitList): 2 leaves, %u bytes", written);
+    hr = WHvGetPartitionProperty(ch.part, WHvPartitionPropertyCodeProcessorCount, &prop, 2, &written);
+    check(hr == (HRESULT)WHV_E_INSUFFICIENT_BUFFER, "a 2-byte buffer for ProcessorCount: WHV_E_INSUFFICIENT_BUFFER");
+    child_destroy(&ch);
+}
+
 void check_partitions(void)
 {
     uint64_t before = pool_pages_used();
@@ -247,6 +273,7 @@ void check_partitions(void)
     check_cancel();
     check_bad_handles();
     check_guest_memory_calls();
+    check_capability_and_properties();
     uint64_t after = pool_pages_used();
     check(after == before, "partitions created and deleted leave the pool as it was (%llu pages before, %llu after)",
           (unsigned long long)before, (unsigned long long)after);
