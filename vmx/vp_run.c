@@ -141,9 +141,10 @@ static enum vp_action on_triple_fault(struct cpu *c, struct partition *p, struct
 static enum vp_action on_interrupt_window(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
     (void)c; (void)p;
-    v->deliverability &= ~2ull;            /* one-shot */
+    bool nmi = (vmcs_read32(VMCS_EXIT_REASON) & 0xFFFF) == EXIT_NMI_WINDOW;
+    v->deliverability &= nmi ? ~1ull : ~2ull;   /* one-shot, per kind */
     x->ExitReason = WHvRunVpExitReasonX64InterruptWindow;
-    exit_decode_interrupt_window(false, &x->InterruptWindow);
+    exit_decode_interrupt_window(nmi, &x->InterruptWindow);
     return VP_REPORT;
 }
 
@@ -394,6 +395,7 @@ static vp_exit_fn *const vp_exit_handlers[VMX_EXIT_REASON_COUNT] = {
     [EXIT_TRIPLE_FAULT] = on_triple_fault,
     [EXIT_INIT] = on_root_event,
     [EXIT_INTERRUPT_WINDOW] = on_interrupt_window,
+    [EXIT_NMI_WINDOW] = on_interrupt_window,
     [EXIT_TASK_SWITCH] = on_task_switch,
     [EXIT_CPUID] = on_cpuid,
     [EXIT_GETSEC] = on_undefined,

@@ -44,6 +44,8 @@ static void write_partition_controls(const struct partition *p, const struct vp 
         proc |= PROC_RDTSC_EXITING;
     if (v->deliverability & 2)      /* InterruptNotification */
         proc |= PROC_INTERRUPT_WINDOW_EXITING;
+    if ((v->deliverability & 1) && (ctl.pin & PIN_VIRTUAL_NMIS))   /* NmiNotification */
+        proc |= PROC_NMI_WINDOW_EXITING;
     vmcs_write32(VMCS_PROC_CONTROLS, proc);
     vmcs_write32(VMCS_EXCEPTION_BITMAP, (p->extended_exits & EXT_EXIT_EXCEPTION) ? (uint32_t)p->exception_bitmap : 0);
     vmcs_write32(VMCS_PREEMPTION_TIMER, SLICE_TIMER);
