@@ -2,33 +2,24 @@
  * those, and CR3 accesses where the CPU forces CR3 exiting. Qualification: SDM vol. 3, Table 28-3. */
 #include "arch/x86/cpu.h"
 #include "vmx/exits.h"
+#include "vmx/guest_cr.h"
 #include "vmx/inject.h"
 #include "vmx/vmcs.h"
 
 enum { CR_MOV_TO = 0, CR_MOV_FROM = 1, CR_CLTS = 2, CR_LMSW = 3 };
-
-static uint64_t guest_view(uint32_t real_field, uint32_t shadow_field, uint64_t mask)
-{
-    return (vmcs_readnat(real_field) & ~mask) | (vmcs_readnat(shadow_field) & mask);
-}
 
 /* Paging turned on or off with EFER.LME: IA-32e mode follows (SDM vol. 3, 11.8.5), as the CPU would do
  * it for a MOV that did not exit. Returns 0 on #GP. */
 static int update_long_mode(uint64_t old_cr0, uint64_t new_cr0)
 {
     uint64_t efer = vmcs_read64(VMCS_GUEST_EFER);
-    uint32_t entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
     if (!(old_cr0 & CR0_PG) && (new_cr0 & CR0_PG) && (efer & EFER_LME)) {
         if (!(vmcs_readnat(VMCS_GUEST_CR4) & CR4_PAE))
             return 0;
-        efer |= EFER_LMA;
-        entry |= ENTRY_IA32E_MODE_GUEST;
+        set_guest_efer(efer | EFER_LMA);
     } else if ((old_cr0 & CR0_PG) && !(new_cr0 & CR0_PG)) {
-        efer &= ~EFER_LMA;
-        entry &= ~ENTRY_IA32E_MODE_GUEST;
+        set_guest_efer(efer & ~EFER_LMA);
     }
-    vmcs_write64(VMCS_GUEST_EFER, efer);
-    vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
     return 1;
 }
 
@@ -36,7 +27,7 @@ static int set_cr0(struct cpu *c, uint64_t v)
 {
     if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
         return 0;
-    uint64_t old = guest_view(VMCS_GUEST_CR0, VMCS_CR0_READ_SHADOW, c->cr0_mask);
+    uint64_t old = guest_cr0(c);
     if (!update_long_mode(old, v))
         return 0;
     vmcs_writenat(VMCS_CR0_READ_SHADOW, v);
@@ -70,7 +61,7 @@ void exit_cr_access(struct cpu *c)
     unsigned cr = q & 0xF, type = (q >> 4) & 3, reg = (q >> 8) & 0xF;
     uint64_t *g = c->current_regs->gpr;
     int ok = 1;
-    uint64_t cr0 = guest_view(VMCS_GUEST_CR0, VMCS_CR0_READ_SHADOW, c->cr0_mask);
+    uint64_t cr0 = guest_cr0(c);
     switch (type) {
     case CR_MOV_TO:
         ok = mov_to_cr(c, cr, reg == R_RSP ? vmcs_readnat(VMCS_GUEST_RSP) : g[reg]);

@@ -5,16 +5,12 @@
 #include "vmx/vp_registers.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/string.h"
+#include "vmx/guest_cr.h"
 #include "vmx/segment.h"
 #include "vmx/vmcs.h"
 
 /* Defined flags: CF, 1, PF, AF, ZF, SF, TF, IF, DF, OF, IOPL, NT, RF, VM, AC, VIF, VIP, ID. */
 #define RFLAGS_RESERVED (~0x3F7FD7ull)
-
-static uint64_t guest_view(uint32_t real, uint32_t shadow, uint64_t mask)
-{
-    return (vmcs_readnat(real) & ~mask) | (vmcs_readnat(shadow) & mask);
-}
 
 static void get_segment(unsigned n, WHV_X64_SEGMENT_REGISTER *s)
 {
@@ -68,9 +64,7 @@ static uint16_t set_efer(uint64_t v)
 {
     if (v & ~(EFER_NXE | EFER_LMA | EFER_LME | 1ull /* SCE */))
         return HV_STATUS_INVALID_REGISTER_VALUE;
-    vmcs_write64(VMCS_GUEST_EFER, v);
-    uint32_t entry = vmcs_read32(VMCS_ENTRY_CONTROLS) & ~ENTRY_IA32E_MODE_GUEST;
-    vmcs_write32(VMCS_ENTRY_CONTROLS, entry | ((v & EFER_LMA) ? ENTRY_IA32E_MODE_GUEST : 0));
+    set_guest_efer(v);
     return HV_STATUS_SUCCESS;
 }
 
@@ -108,9 +102,9 @@ uint16_t vp_get_register(const struct cpu *c, struct vp *v, uint32_t name, WHV_R
     case WHvX64RegisterRflags: out->Reg64 = vmcs_readnat(VMCS_GUEST_RFLAGS); return 0;
     case WHvX64RegisterIdtr: out->Table.Base = vmcs_readnat(VMCS_GUEST_IDTR_BASE); out->Table.Limit = (UINT16)vmcs_read32(VMCS_GUEST_IDTR_LIMIT); return 0;
     case WHvX64RegisterGdtr: out->Table.Base = vmcs_readnat(VMCS_GUEST_GDTR_BASE); out->Table.Limit = (UINT16)vmcs_read32(VMCS_GUEST_GDTR_LIMIT); return 0;
-    case WHvX64RegisterCr0: out->Reg64 = guest_view(VMCS_GUEST_CR0, VMCS_CR0_READ_SHADOW, c->cr0_mask); return 0;
+    case WHvX64RegisterCr0: out->Reg64 = guest_cr0(c); return 0;
     case WHvX64RegisterCr3: out->Reg64 = vmcs_readnat(VMCS_GUEST_CR3); return 0;
-    case WHvX64RegisterCr4: out->Reg64 = guest_view(VMCS_GUEST_CR4, VMCS_CR4_READ_SHADOW, c->cr4_mask); return 0;
+    case WHvX64RegisterCr4: out->Reg64 = guest_cr4(c); return 0;
     case WHvX64RegisterCr8: out->Reg64 = v->cr8; return 0;
     case WHvX64RegisterDr7: out->Reg64 = vmcs_readnat(VMCS_GUEST_DR7); return 0;
     case WHvX64RegisterFpControlStatus: memcpy(out, v->fpu, 16); return 0;

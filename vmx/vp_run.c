@@ -12,6 +12,7 @@
 #include "arch/x86/string.h"
 #include "vmx/exit_decode.h"
 #include "vmx/exits.h"
+#include "vmx/guest_cr.h"
 #include "vmx/guest_walk.h"
 #include "vmx/hv.h"
 #include "vmx/inject.h"
@@ -158,11 +159,10 @@ static enum vp_action on_task_switch(struct cpu *c, struct partition *p, struct 
 
 static enum vp_action on_cpuid(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
-    (void)c;
     uint64_t *g = v->regs.gpr;
     uint32_t leaf = (uint32_t)g[R_RAX];
-    uint64_t cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~c->cr4_mask) | (vmcs_readnat(VMCS_CR4_READ_SHADOW) & c->cr4_mask);
-    struct cpuid_regs r = cpuid_answer(leaf, (uint32_t)g[R_RCX], cr4);
+    /* Only leaves 1 and 7 depend on CR4: the other leaves skip its two VMREADs (c in make bench). */
+    struct cpuid_regs r = cpuid_answer(leaf, (uint32_t)g[R_RCX], (leaf == 1 || leaf == 7) ? guest_cr4(c) : 0);
     if (leaf == 1)
         r.ebx = (r.ebx & 0x00FFFFFFu) | (v->index << 24);   /* initial APIC id = VP index */
     if (partition_cpuid_exits(p, leaf)) {
@@ -278,9 +278,9 @@ void vp_guest_memory(const struct partition *p, struct guest_memory *m)
 /* The VP's paging state from its VMCS (current on this CPU), as the guest sees CR0/CR4. */
 void vp_paging_state(const struct cpu *c, struct guest_paging_state *s)
 {
-    s->cr0 = (vmcs_readnat(VMCS_GUEST_CR0) & ~c->cr0_mask) | (vmcs_readnat(VMCS_CR0_READ_SHADOW) & c->cr0_mask);
+    s->cr0 = guest_cr0(c);
     s->cr3 = vmcs_readnat(VMCS_GUEST_CR3);
-    s->cr4 = (vmcs_readnat(VMCS_GUEST_CR4) & ~c->cr4_mask) | (vmcs_readnat(VMCS_CR4_READ_SHADOW) & c->cr4_mask);
+    s->cr4 = guest_cr4(c);
     s->efer = vmcs_read64(VMCS_GUEST_EFER);
     s->cpl = (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3;
     s->maxphyaddr = hv.mtrr.phys_bits;
@@ -339,9 +339,7 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
         return true;
     }
     if (field == VMCS_GUEST_EFER && write) {
-        vmcs_write64(field, *val);
-        uint32_t entry = vmcs_read32(VMCS_ENTRY_CONTROLS) & ~ENTRY_IA32E_MODE_GUEST;
-        vmcs_write32(VMCS_ENTRY_CONTROLS, entry | ((*val & EFER_LMA) ? ENTRY_IA32E_MODE_GUEST : 0));
+        set_guest_efer(*val);
     } else if (write) {
         vmcs_write_raw(field, *val);
     } else {
