@@ -160,3 +160,6 @@ run: $(BUILD)/esp.img
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- fragments owned by their test directories (fuzzers and hostile-input suites)
+include $(sort $(wildcard tests/*/*.mk))

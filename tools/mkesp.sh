@@ -5,7 +5,7 @@
 #   tools/mkesp.sh OUT.img SRCDIR [SIZE_MB]     (SIZE_MB defaults to 32)
 #
 # Only mtools is used (no root, no loop devices, no mkfs.vfat). mformat picks FAT16 or FAT32 from the
-# size. OUT.img is rebuilt from scratch every time, so running it again gives the same content.
+# size. OUT.img is rebuilt from scratch every time; the same tree gives a byte-identical image.
 set -euo pipefail
 
 usage() { echo "usage: $0 OUT.img SRCDIR [SIZE_MB]" >&2; exit 3; }
@@ -22,6 +22,10 @@ done
 # mtools refuses images it thinks are on a different "drive geometry" unless told not to check;
 # MTOOLS_SKIP_CHECK avoids spurious failures on images it did not make itself.
 export MTOOLS_SKIP_CHECK=1
+# Reproducible images: file times from SOURCE_DATE_EPOCH (mtools honours it; 2000-01-01 unless the
+# caller sets one) and a fixed volume serial, so two builds of the same tree are byte-identical and an
+# emulated boot of them executes the same instructions.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-946684800}
 
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
@@ -29,7 +33,7 @@ rm -f "$tmp"
 truncate -s "${size_mb}M" "$tmp"
 # -h/-s/-t describe the geometry so mformat needs no /etc/mtools.conf entry for a file; the total
 # (64 heads x 32 sectors x cylinders) equals the file size. -v sets a volume label for people.
-mformat -i "$tmp" -h 64 -s 32 -t $((size_mb)) -v HVX_ESP ::
+mformat -i "$tmp" -h 64 -s 32 -t $((size_mb)) -N 48565800 -v HVX_ESP ::
 
 # Copy the tree: mcopy -s recurses; copying each top-level entry keeps SRCDIR's own name out of the image.
 shopt -s nullglob dotglob

@@ -27,6 +27,10 @@ for t in mformat mcopy mdir; do
   command -v "$t" >/dev/null || die "$t not found: install Debian's mtools package (run tools/setup.sh)"
 done
 export MTOOLS_SKIP_CHECK=1   # the image is ours; skip mtools' drive-geometry sanity checks
+# Reproducible images (as tools/mkesp.sh): fixed file times, volume serial and GPT GUIDs.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-946684800}
+DISK_GUID=48565800-0000-4000-8000-000000000001
+PART_GUID=48565800-0000-4000-8000-000000000002
 
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
@@ -36,7 +40,7 @@ truncate -s "${size_mb}M" "$tmp"
 # GPT: -o new empty table (and protective MBR), -n partition 1 from LBA 2048 to the last usable
 # sector (0 = as far as possible), -t type EF00, -c its name. sgdisk has no quiet flag (-q is not
 # one: it makes sgdisk ignore the rest), so its chatter goes to /dev/null.
-sgdisk -o -n 1:2048:0 -t 1:EF00 -c 1:"EFI System" "$tmp" >/dev/null ||
+sgdisk -o -n 1:2048:0 -t 1:EF00 -c 1:"EFI System" -U "$DISK_GUID" -u 1:"$PART_GUID" "$tmp" >/dev/null ||
   die "sgdisk could not write the GPT"
 first=$(sgdisk -i 1 "$tmp" | awk '/^First sector:/ { print $3 }')
 last=$(sgdisk -i 1 "$tmp" | awk '/^Last sector:/ { print $3 }')
@@ -55,7 +59,7 @@ fi
 # -T: the partition's sector count (mtools cannot see the partition's end itself); -H: hidden sectors
 # = the partition's first LBA, as the BPB of a partitioned disk should say; -h/-s: a nominal geometry
 # for the BPB (UEFI ignores CHS).
-mformat -i "$part" "${fat[@]}" -T "$sectors" -H "$first" -h 64 -s 32 -v HVX_ESP :: ||
+mformat -i "$part" "${fat[@]}" -T "$sectors" -H "$first" -h 64 -s 32 -N 48565800 -v HVX_ESP :: ||
   die "mformat failed on the partition at byte offset $offset"
 
 shopt -s nullglob dotglob

@@ -31,9 +31,26 @@ if [ -d tests/exits-bad ]; then
   tap_check "each malformed script fails its test with file:line ($bad_failed of $bad_total)" \
     [ "$bad_total" -gt 0 -a "$bad_failed" -eq "$bad_total" ]
 fi
-# Determinism: a second boot on the same pack prints byte-identical runner output.
-"$HERE/run-exits.sh" tests/exits "$BUILD/test-exits-2" > "$BUILD/test-exits-2.out" 2>&1
+# Determinism: a second boot on the same pack prints byte-identical runner output. A second boot that
+# ends without a result line and without an HV PANIC is an emulator failure (Bochs crashed or stalled,
+# see docs/testing.md), not a difference: it is said on a "#" line and the second boot is made once more.
 runner_lines() { grep -E '^(ok |not ok |#|exits: )' "$1"; }
-tap_check "two runs of the same scripts print byte-identical output" \
+second_boot() {
+  "$HERE/run-exits.sh" tests/exits "$BUILD/test-exits-2" > "$BUILD/test-exits-2.out" 2>&1
+  rc2=$?
+}
+second_boot
+if ! grep -qE '^exits: [0-9]+ passed, [0-9]+ failed$' "$BUILD/test-exits-2.out" &&
+   ! grep -q 'HV PANIC' "$BUILD/test-exits-2.out"; then
+  echo "# second boot ended without a result line (run-exits exit $rc2): $(grep -E '^(bochs-run|run-exits):' "$BUILD/test-exits-2.out" | tr '\n' ' ')"
+  echo "# second boot made once more"
+  second_boot
+fi
+tap_check "two runs of the same scripts print byte-identical output (second run-exits exit $rc2)" \
   cmp -s <(runner_lines "$BUILD/test-exits.out") <(runner_lines "$BUILD/test-exits-2.out")
+if ! cmp -s <(runner_lines "$BUILD/test-exits.out") <(runner_lines "$BUILD/test-exits-2.out"); then
+  # Shown after the verdict so that the end of the output, which CI keeps, has the evidence.
+  diff <(runner_lines "$BUILD/test-exits.out") <(runner_lines "$BUILD/test-exits-2.out") | head -n 8 | sed 's/^/# diff: /'
+  grep -E '^(bochs-run|run-exits):' "$BUILD/test-exits-2.out" | head -n 3 | sed 's/^/# second: /'
+fi
 tap_summary exits
