@@ -151,6 +151,9 @@ static UINT32 answer_capability(WHV_CAPABILITY_CODE code, WHV_CAPABILITY *cap)
     case WHvCapabilityCodeExceptionExitBitmap:
         cap->ExceptionExitBitmap = 0xFFFFFFFFu; /* any of the 32 architectural vectors */
         return sizeof cap->ExceptionExitBitmap;
+    case WHvCapabilityCodeX64MsrExitBitmap:
+        cap->X64MsrExitBitmap.AsUINT64 = 0x3F; /* every bit WHV_X64_MSR_EXIT_BITMAP defines */
+        return sizeof cap->X64MsrExitBitmap;
     case WHvCapabilityCodeProcessorVendor:
         cap->ProcessorVendor = WHvProcessorVendorIntel; /* a VT-x hypervisor runs on Intel only */
         return sizeof cap->ProcessorVendor;

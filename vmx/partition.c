@@ -24,6 +24,22 @@ struct partition *partition_find(uint64_t id)
     return 0;
 }
 
+uint32_t partition_census(uint32_t *vps)
+{
+    uint32_t n = 0, v = 0;
+    spin_lock(&slots_lock);
+    for (unsigned i = 0; i < HV_MAX_PARTITIONS; i++) {
+        if (!slots[i])
+            continue;
+        n++;
+        for (unsigned j = 0; j < HV_MAX_VPS_PER_PARTITION; j++)
+            v += slots[i]->vps[j].exists;
+    }
+    spin_unlock(&slots_lock);
+    *vps = v;
+    return n;
+}
+
 uint16_t partition_create(uint64_t *id)
 {
     const struct cpu *c = this_cpu();
@@ -111,6 +127,39 @@ static uint16_t set_cpuid_exit_list(struct partition *p, const void *value, uint
     return HV_STATUS_SUCCESS;
 }
 
+/* CpuidResultList: whole WHV_X64_CPUID_RESULT entries, reserved words zero, each leaf once. */
+static uint16_t set_cpuid_result_list(struct partition *p, const void *value, uint32_t size)
+{
+    const WHV_X64_CPUID_RESULT *in = value;
+    uint32_t n = size / sizeof *in;
+    if (size % sizeof *in || n > PARTITION_MAX_CPUID_RESULTS)
+        return HV_STATUS_PROPERTY_VALUE_OUT_OF_RANGE;
+    for (uint32_t i = 0; i < n; i++) {
+        if (in[i].Reserved[0] | in[i].Reserved[1] | in[i].Reserved[2])
+            return HV_STATUS_PROPERTY_VALUE_OUT_OF_RANGE;
+        for (uint32_t j = 0; j < i; j++)
+            if (in[j].Function == in[i].Function)
+                return HV_STATUS_PROPERTY_VALUE_OUT_OF_RANGE;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        p->cpuid_results[i] = (struct cpuid_result){ in[i].Function, in[i].Eax, in[i].Ebx, in[i].Ecx, in[i].Edx };
+    p->cpuid_result_count = n;
+    return HV_STATUS_SUCCESS;
+}
+
+static uint32_t get_cpuid_result_list(const struct partition *p, WHV_X64_CPUID_RESULT *out, uint32_t size)
+{
+    uint32_t natural = p->cpuid_result_count * (uint32_t)sizeof *out;
+    if (size < natural)
+        return natural;
+    for (uint32_t i = 0; i < p->cpuid_result_count; i++) {
+        const struct cpuid_result *r = &p->cpuid_results[i];
+        out[i] = (WHV_X64_CPUID_RESULT){ .Function = r->leaf, .Eax = r->eax, .Ebx = r->ebx, .Ecx = r->ecx,
+                                         .Edx = r->edx };
+    }
+    return natural;
+}
+
 uint16_t partition_set_property(uint64_t id, uint32_t code, const void *value, uint32_t size)
 {
     struct partition *p = partition_find(id);
@@ -133,6 +182,13 @@ uint16_t partition_set_property(uint64_t id, uint32_t code, const void *value, u
         return HV_STATUS_SUCCESS;
     case WHvPartitionPropertyCodeCpuidExitList:
         return set_cpuid_exit_list(p, value, size);
+    case WHvPartitionPropertyCodeCpuidResultList:
+        return set_cpuid_result_list(p, value, size);
+    case WHvPartitionPropertyCodeX64MsrExitBitmap:
+        if (size < 8) return HV_STATUS_INSUFFICIENT_BUFFER;
+        if (v64 & ~MSR_EXIT_BITMAP_SUPPORTED) return HV_STATUS_PROPERTY_VALUE_OUT_OF_RANGE;
+        p->msr_exit_bitmap = v64;
+        return HV_STATUS_SUCCESS;
     case WHvPartitionPropertyCodeProcessorCount:
         if (size < 4) return HV_STATUS_INSUFFICIENT_BUFFER;
         if (p->state != PARTITION_CREATED) return HV_STATUS_INVALID_PARTITION_STATE;
@@ -157,6 +213,10 @@ uint16_t partition_get_property(uint64_t id, uint32_t code, void *value, uint32_
     switch (code) {
     case WHvPartitionPropertyCodeExtendedVmExits: v = p->extended_exits; break;
     case WHvPartitionPropertyCodeExceptionExitBitmap: v = p->exception_bitmap; break;
+    case WHvPartitionPropertyCodeX64MsrExitBitmap: v = p->msr_exit_bitmap; break;
+    case WHvPartitionPropertyCodeCpuidResultList:
+        *written = get_cpuid_result_list(p, value, size);
+        return size < *written ? HV_STATUS_INSUFFICIENT_BUFFER : HV_STATUS_SUCCESS;
     case WHvPartitionPropertyCodeProcessorCount: v = p->processor_count; natural = 4; break;
     case WHvPartitionPropertyCodeLocalApicEmulationMode: natural = 4; break;
     case WHvPartitionPropertyCodeCpuidExitList:
@@ -183,6 +243,14 @@ bool partition_cpuid_exits(const struct partition *p, uint32_t leaf)
         if (p->cpuid_exits[i] == leaf)
             return true;
     return false;
+}
+
+const struct cpuid_result *partition_cpuid_result(const struct partition *p, uint32_t leaf)
+{
+    for (uint32_t i = 0; i < p->cpuid_result_count; i++)
+        if (p->cpuid_results[i].leaf == leaf)
+            return &p->cpuid_results[i];
+    return 0;
 }
 
 uint16_t partition_map(uint64_t id, uint64_t source, uint64_t gpa, uint64_t size, uint32_t flags)

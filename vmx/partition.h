@@ -12,6 +12,10 @@
 #include "vmx/percpu.h"
 
 #define PARTITION_MAX_CPUID_EXITS 64
+#define PARTITION_MAX_CPUID_RESULTS 32
+
+/* One CpuidResultList entry (the layout of WHV_X64_CPUID_RESULT without its reserved words). */
+struct cpuid_result { uint32_t leaf, eax, ebx, ecx, edx; };
 
 struct vp {
     struct vcpu_regs regs;
@@ -40,6 +44,9 @@ struct partition {
     uint32_t processor_count;
     uint32_t cpuid_exit_count;
     uint32_t cpuid_exits[PARTITION_MAX_CPUID_EXITS];
+    uint64_t msr_exit_bitmap;        /* WHV_X64_MSR_EXIT_BITMAP */
+    uint32_t cpuid_result_count;
+    struct cpuid_result cpuid_results[PARTITION_MAX_CPUID_RESULTS];
     struct gpa_map map;
     uint64_t eptp;
     struct vp vps[HV_MAX_VPS_PER_PARTITION];
@@ -53,8 +60,19 @@ struct partition {
 #define EXT_EXIT_HYPERCALL  (1ull << 5)
 #define EXT_EXITS_SUPPORTED (EXT_EXIT_CPUID | EXT_EXIT_MSR | EXT_EXIT_EXCEPTION | EXT_EXIT_RDTSC | EXT_EXIT_HYPERCALL)
 
+/* X64MsrExitBitmap bits (WHV_X64_MSR_EXIT_BITMAP), all implemented. */
+#define MSR_EXIT_UNHANDLED          (1ull << 0)
+#define MSR_EXIT_TSC_WRITE          (1ull << 1)
+#define MSR_EXIT_TSC_READ           (1ull << 2)
+#define MSR_EXIT_APIC_BASE_WRITE    (1ull << 3)
+#define MSR_EXIT_MISC_ENABLE_READ   (1ull << 4)
+#define MSR_EXIT_PATCH_LEVEL_READ   (1ull << 5)
+#define MSR_EXIT_BITMAP_SUPPORTED   0x3Full
+
 /* Lookup by id: the partition, or NULL (a stale or forged id). */
 struct partition *partition_find(uint64_t id);
+/* Live partitions (returned) and their VPs (*vps), for HVCALL_SELF_CHECK. */
+uint32_t partition_census(uint32_t *vps);
 uint16_t partition_create(uint64_t *id);
 uint16_t partition_delete(uint64_t id);
 uint16_t partition_setup(uint64_t id);
@@ -67,6 +85,8 @@ uint16_t vp_delete(uint64_t id, uint32_t index);
 /* The VP, or NULL with *status set (INVALID_PARTITION_ID, INVALID_PARTITION_STATE, INVALID_VP_INDEX). */
 struct vp *vp_lookup(uint64_t id, uint32_t index, struct partition **p, uint16_t *status);
 bool partition_cpuid_exits(const struct partition *p, uint32_t leaf);
+/* The CpuidResultList entry for `leaf`, or NULL. */
+const struct cpuid_result *partition_cpuid_result(const struct partition *p, uint32_t leaf);
 
 /* The VP's VMCS: every field from the x86 reset state (vmx/vp_vmcs.c). Leaves it VMCLEARed. */
 int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v);

@@ -161,8 +161,13 @@ static enum vp_action on_cpuid(struct cpu *c, struct partition *p, struct vp *v,
 {
     uint64_t *g = v->regs.gpr;
     uint32_t leaf = (uint32_t)g[R_RAX];
-    /* Only leaves 1 and 7 depend on CR4: the other leaves skip its two VMREADs (c in make bench). */
-    struct cpuid_regs r = cpuid_answer(leaf, (uint32_t)g[R_RCX], (leaf == 1 || leaf == 7) ? guest_cr4(c) : 0);
+    struct cpuid_regs r;
+    const struct cpuid_result *fixed = partition_cpuid_result(p, leaf);
+    if (fixed)   /* CpuidResultList: the VMM's answer, for every subleaf */
+        r = (struct cpuid_regs){ fixed->eax, fixed->ebx, fixed->ecx, fixed->edx };
+    else         /* only leaves 1 and 7 depend on CR4: the others skip its two VMREADs (c in make bench) */
+        r = cpuid_answer(leaf, (uint32_t)g[R_RCX], (leaf == 1 || leaf == 7) ? guest_cr4(c) : 0);
+    /* The initial APIC ID is per VP, which a partition-wide list cannot say (docs/partitions.md). */
     if (leaf == 1)
         r.ebx = (r.ebx & 0x00FFFFFFu) | (v->index << 24);   /* initial APIC id = VP index */
     if (partition_cpuid_exits(p, leaf)) {
@@ -327,6 +332,12 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
     case 0xC0000084: slot = &v->sfmask; break;
     case 0xC0000103: slot = &v->tsc_aux; break;
     case MSR_IA32_APIC_BASE: slot = &v->apic_base; break;
+    case 0x1A0:  /* IA32_MISC_ENABLE: fast strings; BTS and PEBS unavailable. Writes are ignored. */
+        if (!write) *val = 0x1801;
+        return true;
+    case 0x8B:   /* IA32_BIOS_SIGN_ID: no microcode update loaded. Writes (the read protocol) ignored. */
+        if (!write) *val = 0;
+        return true;
     case 0x10:   /* IA32_TIME_STAMP_COUNTER */
         if (write) vmcs_write64(VMCS_TSC_OFFSET, *val - rdtsc());
         else *val = rdtsc() + vmcs_read64(VMCS_TSC_OFFSET);
@@ -348,18 +359,31 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
     return true;
 }
 
+/* X64MsrExitBitmap: MSRs the hypervisor would answer that the VMM asked to see (with X64MsrExit). */
+static bool msr_exit_requested(uint64_t bitmap, uint32_t msr, bool write)
+{
+    switch (msr) {
+    case 0x10: return bitmap & (write ? MSR_EXIT_TSC_WRITE : MSR_EXIT_TSC_READ);
+    case MSR_IA32_APIC_BASE: return write && (bitmap & MSR_EXIT_APIC_BASE_WRITE);
+    case 0x1A0: return !write && (bitmap & MSR_EXIT_MISC_ENABLE_READ);
+    case 0x8B: return !write && (bitmap & MSR_EXIT_PATCH_LEVEL_READ);
+    default: return false;
+    }
+}
+
 static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
     bool write = (vmcs_read32(VMCS_EXIT_REASON) & 0xFFFF) == EXIT_WRMSR;
     uint64_t *g = v->regs.gpr;
     uint32_t msr = (uint32_t)g[R_RCX];
     uint64_t val = (g[R_RDX] << 32) | (uint32_t)g[R_RAX];
-    if (msr_internal(v, msr, write, &val)) {
+    bool msr_exits = p->extended_exits & EXT_EXIT_MSR;
+    if (!(msr_exits && msr_exit_requested(p->msr_exit_bitmap, msr, write)) && msr_internal(v, msr, write, &val)) {
         if (!write) { g[R_RAX] = (uint32_t)val; g[R_RDX] = val >> 32; }
         advance_rip();
         return VP_RESUME;
     }
-    if (!(p->extended_exits & EXT_EXIT_MSR))
+    if (!msr_exits)
         return raise_exception(c, p, x, VEC_GP, 1);   /* unknown MSR without the MSR exit: #GP(0) */
     x->ExitReason = WHvRunVpExitReasonX64MsrAccess;
     exit_decode_msr(&v->regs, write, &x->MsrAccess);

@@ -237,6 +237,61 @@ static void check_guest_memory_calls(void)
     child_destroy(&ch);
 }
 
+/* X64MsrExitBitmap: the capability names the six bits; a set value reads back; an undefined bit is refused
+ * and changes nothing. */
+static void check_msr_exit_bitmap(WHV_PARTITION_HANDLE part)
+{
+    WHV_CAPABILITY cap;
+    UINT32 written = 0;
+    memset(&cap, 0, sizeof cap);
+    HRESULT hr = WHvGetCapability(WHvCapabilityCodeX64MsrExitBitmap, &cap, sizeof cap, &written);
+    check(SUCCEEDED(hr) && cap.X64MsrExitBitmap.AsUINT64 == 0x3F && written == 8,
+          "WHvGetCapability(X64MsrExitBitmap): 0x%llx, %u bytes", (unsigned long long)cap.X64MsrExitBitmap.AsUINT64,
+          written);
+    WHV_PARTITION_PROPERTY prop;
+    memset(&prop, 0, sizeof prop);
+    prop.X64MsrExitBitmap.AsUINT64 = 0x5;
+    hr = WHvSetPartitionProperty(part, WHvPartitionPropertyCodeX64MsrExitBitmap, &prop, sizeof prop);
+    prop.X64MsrExitBitmap.AsUINT64 = 0x40;
+    HRESULT bad = WHvSetPartitionProperty(part, WHvPartitionPropertyCodeX64MsrExitBitmap, &prop, sizeof prop);
+    memset(&prop, 0, sizeof prop);
+    HRESULT get = WHvGetPartitionProperty(part, WHvPartitionPropertyCodeX64MsrExitBitmap, &prop, sizeof prop, &written);
+    check(SUCCEEDED(hr) && bad == (HRESULT)E_INVALIDARG && SUCCEEDED(get) && prop.X64MsrExitBitmap.AsUINT64 == 0x5 &&
+          written == 8, "X64MsrExitBitmap: 0x5 reads back; bit 6 is E_INVALIDARG and changes nothing");
+}
+
+/* CpuidResultList: whole entries read back; a partial entry, a reserved word or a repeated leaf is refused
+ * and the list stays as it was. */
+static void check_cpuid_result_list(WHV_PARTITION_HANDLE part)
+{
+    WHV_X64_CPUID_RESULT list[3], back[4];
+    memset(list, 0, sizeof list);
+    for (UINT32 i = 0; i < 3; i++) {
+        list[i].Function = 0x80000000u + i;
+        list[i].Eax = i + 1; list[i].Ebx = i + 2; list[i].Ecx = i + 3; list[i].Edx = i + 4;
+    }
+    HRESULT hr = WHvSetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, list, sizeof list);
+    UINT32 written = 0;
+    memset(back, 0, sizeof back);
+    HRESULT get = WHvGetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, back, sizeof back, &written);
+    check(SUCCEEDED(hr) && SUCCEEDED(get) && written == sizeof list && memcmp(back, list, sizeof list) == 0,
+          "CpuidResultList: 3 entries read back (%u bytes)", written);
+    HRESULT small = WHvGetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, back, 40, &written);
+    check(small == (HRESULT)WHV_E_INSUFFICIENT_BUFFER && written == sizeof list,
+          "CpuidResultList into 40 bytes: WHV_E_INSUFFICIENT_BUFFER, natural size %u", written);
+    HRESULT partial = WHvSetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, list, 40);
+    list[1].Reserved[2] = 1;
+    HRESULT reserved = WHvSetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, list, sizeof list);
+    list[1].Reserved[2] = 0;
+    list[2].Function = list[0].Function;
+    HRESULT repeated = WHvSetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, list, sizeof list);
+    memset(back, 0, sizeof back);
+    get = WHvGetPartitionProperty(part, WHvPartitionPropertyCodeCpuidResultList, back, sizeof back, &written);
+    check(partial == (HRESULT)E_INVALIDARG && reserved == (HRESULT)E_INVALIDARG && repeated == (HRESULT)E_INVALIDARG &&
+          SUCCEEDED(get) && written == 3 * sizeof list[0] && back[2].Function == 0x80000002u,
+          "CpuidResultList: a partial entry, a reserved word, a repeated leaf are E_INVALIDARG; the list is kept");
+}
+
 static void check_capability_and_properties(void)
 {
     WHV_CAPABILITY cap;
@@ -260,6 +315,8 @@ static void check_capability_and_properties(void)
           "WHvGetPartitionProperty(CpuidExitList): 2 leaves, %u bytes", written);
     hr = WHvGetPartitionProperty(ch.part, WHvPartitionPropertyCodeProcessorCount, &prop, 2, &written);
     check(hr == (HRESULT)WHV_E_INSUFFICIENT_BUFFER, "a 2-byte buffer for ProcessorCount: WHV_E_INSUFFICIENT_BUFFER");
+    check_msr_exit_bitmap(ch.part);
+    check_cpuid_result_list(ch.part);
     child_destroy(&ch);
 }
 
