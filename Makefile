@@ -30,7 +30,7 @@ CORE_SRCS := arch/x86/format.c arch/x86/gdt.c arch/x86/idt.c arch/x86/log.c arch
              vmx/exit_init_sipi.c vmx/exit_misc.c vmx/exit_msr.c vmx/hypercall.c vmx/hypercall_validate.c \
              vmx/inject.c vmx/root_vmcs.c vmx/segment.c vmx/vmcs_dump.c vmx/vmx_caps.c vmx/vmx_errors.c \
              vmx/vmx_on.c vmx/exit_decode.c vmx/gpa_map.c vmx/partition.c vmx/vp_vmcs.c vmx/vp_registers.c \
-             vmx/vp_run.c vmx/hypercall_partition.c vmx/guest_walk.c
+             vmx/vp_run.c vmx/hypercall_partition.c vmx/guest_walk.c vmx/vp_switch.c
 CORE_ASM := arch/x86/isr.asm vmx/vmx_entry.asm
 CORE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -ffreestanding -fno-pic -fno-pie \
                -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-stack-protector \

@@ -10,6 +10,7 @@
 #include "boot/handoff.h"
 #include "vmx/exits.h"
 #include "vmx/hv.h"
+#include "vmx/vp_switch.h"
 #include "vmx/root_vmcs.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
@@ -100,8 +101,10 @@ static struct cpu *cpu_create(uint32_t index, uint32_t apic_id)
     uint64_t stack = pool_alloc_pages(&hv.pool, HOST_STACK_PAGES);
     uint64_t ist = pool_alloc_pages(&hv.pool, 1);
     uint64_t vmxon = pool_alloc_pages(&hv.pool, 1), vmcs = pool_alloc_pages(&hv.pool, 1);
-    if (!c || !stack || !ist || !vmxon || !vmcs)
+    uint64_t fpu = pool_alloc_pages(&hv.pool, vp_switch_root_area_pages());
+    if (!c || !stack || !ist || !vmxon || !vmcs || !fpu)
         return 0;
+    c->root_fpu_pa = fpu;
     c->self = c;
     c->current_regs = &c->root_regs;
     c->index = index;

@@ -6,6 +6,7 @@
 #include "arch/x86/string.h"
 #include "vmx/hv.h"
 #include "vmx/vmx_ops.h"
+#include "vmx/vp_switch.h"
 
 #define EPT_CAP_LEAF_2M (1ull << 16)
 #define EPT_CAP_LEAF_1G (1ull << 17)
@@ -75,7 +76,10 @@ static void free_vp(struct vp *v)
 {
     if (v->vmcs_pa)
         pool_free_pages(&hv.pool, v->vmcs_pa, 1);
+    if (v->fpu_pa)
+        pool_free_pages(&hv.pool, v->fpu_pa, 1);
     v->vmcs_pa = 0;
+    v->fpu_pa = 0;
     v->exists = false;
 }
 
@@ -304,14 +308,16 @@ uint16_t vp_create(uint64_t id, uint32_t index)
         return HVX_STATUS_VP_ALREADY_EXISTS;
     memset(v, 0, sizeof *v);
     v->vmcs_pa = pool_alloc_pages(&hv.pool, 1);
-    if (!v->vmcs_pa)
+    v->fpu_pa = pool_alloc_pages(&hv.pool, 1);
+    if (!v->vmcs_pa || !v->fpu_pa) {
+        free_vp(v);
         return HV_STATUS_INSUFFICIENT_MEMORY;
+    }
     v->index = index;
     v->apic_base = 0xFEE00000ull | (index == 0 ? 0x100 : 0) | 0x800;
     v->xcr0 = 1;
     /* The architectural x87/SSE reset state: FCW 0x37F, MXCSR 0x1F80 (SDM vol. 1, 8.1 and 10.2.3). */
-    v->fpu[0] = 0x7F; v->fpu[1] = 0x03;
-    v->fpu[24] = 0x80; v->fpu[25] = 0x1F;
+    vp_fpu_reset(v);
     if (vp_vmcs_init(this_cpu(), p, v) != 0) {
         free_vp(v);
         return HV_STATUS_INSUFFICIENT_MEMORY;

@@ -1,6 +1,6 @@
 /* Child partitions and their virtual processors. A partition owns its GPA map (and through it its EPT),
- * its properties and up to HV_MAX_VPS_PER_PARTITION VPs; a VP owns a VMCS, its registers, its FXSAVE
- * image and its run state. Objects live in the hypervisor's pool; ids are never reused. */
+ * its properties and up to HV_MAX_VPS_PER_PARTITION VPs; a VP owns a VMCS, its registers, its XSAVE
+ * image (a page each) and its run state. Objects live in the hypervisor's pool; ids are never reused. */
 #ifndef VMX_PARTITION_H
 #define VMX_PARTITION_H
 
@@ -19,8 +19,8 @@ struct cpuid_result { uint32_t leaf, eax, ebx, ecx, edx; };
 
 struct vp {
     struct vcpu_regs regs;
-    uint8_t fpu[512] __attribute__((aligned(16)));  /* FXSAVE image: x87, MMX, SSE */
     uint64_t vmcs_pa;
+    uint64_t fpu_pa;                 /* a page: its XSAVE image (FXSAVE format in the first 512 bytes) */
     bool exists;
     volatile uint32_t busy;          /* running, or its VMCS in use by a register call (one CPU) */
     volatile uint32_t cancel_pending;

@@ -41,8 +41,12 @@ struct cpu {
     struct partition *run_partition;
     uint64_t run_exit_gpa;            /* where the exit context goes in the root */
     uint32_t run_root_instr_len;      /* the root's VMCALL, completed when the run ends */
+    /* The root's state that VMX does not switch, kept here while a VP runs (vmx/vp_switch.c). */
     uint64_t root_cr2;
-    uint8_t root_fpu[512] __attribute__((aligned(16)));  /* FXSAVE image of the root while a VP runs */
+    uint64_t root_fpu_pa;             /* a page: the root's XSAVE (or FXSAVE) image */
+    uint64_t root_xcr0;
+    uint64_t root_msrs[6];            /* KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK, TSC_AUX */
+    uint64_t root_dr[4], root_dr6;
 };
 
 #define CHECK_OFFSET(type, field, value) \

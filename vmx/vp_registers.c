@@ -8,6 +8,7 @@
 #include "vmx/guest_cr.h"
 #include "vmx/segment.h"
 #include "vmx/vmcs.h"
+#include "vmx/vp_switch.h"
 
 /* Defined flags: CF, 1, PF, AF, ZF, SF, TF, IF, DF, OF, IOPL, NT, RF, VM, AC, VIF, VIP, ID. */
 #define RFLAGS_RESERVED (~0x3F7FD7ull)
@@ -68,6 +69,30 @@ static uint16_t set_efer(uint64_t v)
     return HV_STATUS_SUCCESS;
 }
 
+static uint32_t mxcsr_of(const WHV_REGISTER_VALUE *in)
+{
+    uint32_t m;
+    memcpy(&m, (const uint8_t *)in + 8, 4);   /* XmmStatusControl */
+    return m;
+}
+
+static bool canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* Values kept in the VP and loaded into the CPU at the next Run (vmx/vp_switch.c): one the CPU would
+ * refuse must be refused here, where the VMM can be told. */
+static bool register_value_loadable(uint32_t name, uint64_t x)
+{
+    switch (name) {
+    case WHvX64RegisterKernelGsBase: case WHvX64RegisterLstar: case WHvX64RegisterCstar: return canonical(x);
+    case WHvX64RegisterSfmask: case WHvX64RegisterTscAux: case WHvX64RegisterDr6: return (x >> 32) == 0;
+    case WHvX64RegisterXCr0: return vp_xcr0_valid(x);
+    default: return true;
+    }
+}
+
 static uint64_t *msr_slot(struct vp *v, uint32_t name)
 {
     switch (name) {
@@ -92,8 +117,8 @@ uint16_t vp_get_register(const struct cpu *c, struct vp *v, uint32_t name, WHV_R
     memset(out, 0, sizeof *out);
     if (name <= WHvX64RegisterR15 && name != WHvX64RegisterRsp) { out->Reg64 = v->regs.gpr[name]; return 0; }
     if (name >= WHvX64RegisterEs && name <= WHvX64RegisterTr) { get_segment(name - WHvX64RegisterEs, &out->Segment); return 0; }
-    if (name >= WHvX64RegisterXmm0 && name <= WHvX64RegisterXmm15) { memcpy(out, v->fpu + 160 + 16 * (name - WHvX64RegisterXmm0), 16); return 0; }
-    if (name >= WHvX64RegisterFpMmx0 && name <= WHvX64RegisterFpMmx7) { memcpy(out, v->fpu + 32 + 16 * (name - WHvX64RegisterFpMmx0), 16); return 0; }
+    if (name >= WHvX64RegisterXmm0 && name <= WHvX64RegisterXmm15) { memcpy(out, vp_fpu_legacy(v) + 160 + 16 * (name - WHvX64RegisterXmm0), 16); return 0; }
+    if (name >= WHvX64RegisterFpMmx0 && name <= WHvX64RegisterFpMmx7) { memcpy(out, vp_fpu_legacy(v) + 32 + 16 * (name - WHvX64RegisterFpMmx0), 16); return 0; }
     uint64_t *slot = msr_slot(v, name);
     if (slot) { out->Reg64 = *slot; return 0; }
     switch (name) {
@@ -107,8 +132,8 @@ uint16_t vp_get_register(const struct cpu *c, struct vp *v, uint32_t name, WHV_R
     case WHvX64RegisterCr4: out->Reg64 = guest_cr4(c); return 0;
     case WHvX64RegisterCr8: out->Reg64 = v->cr8; return 0;
     case WHvX64RegisterDr7: out->Reg64 = vmcs_readnat(VMCS_GUEST_DR7); return 0;
-    case WHvX64RegisterFpControlStatus: memcpy(out, v->fpu, 16); return 0;
-    case WHvX64RegisterXmmControlStatus: memcpy(out, v->fpu + 16, 16); return 0;
+    case WHvX64RegisterFpControlStatus: memcpy(out, vp_fpu_legacy(v), 16); return 0;
+    case WHvX64RegisterXmmControlStatus: memcpy(out, vp_fpu_legacy(v) + 16, 16); return 0;
     case WHvX64RegisterTsc: out->Reg64 = rdtsc() + vmcs_read64(VMCS_TSC_OFFSET); return 0;
     case WHvX64RegisterEfer: out->Reg64 = vmcs_read64(VMCS_GUEST_EFER); return 0;
     case WHvX64RegisterPat: out->Reg64 = vmcs_read64(VMCS_GUEST_PAT); return 0;
@@ -131,10 +156,14 @@ uint16_t vp_set_register(const struct cpu *c, struct vp *v, uint32_t name, const
     uint64_t x = in->Reg64;
     if (name <= WHvX64RegisterR15 && name != WHvX64RegisterRsp) { v->regs.gpr[name] = x; return 0; }
     if (name >= WHvX64RegisterEs && name <= WHvX64RegisterTr) { set_segment(name - WHvX64RegisterEs, &in->Segment); return 0; }
-    if (name >= WHvX64RegisterXmm0 && name <= WHvX64RegisterXmm15) { memcpy(v->fpu + 160 + 16 * (name - WHvX64RegisterXmm0), in, 16); return 0; }
-    if (name >= WHvX64RegisterFpMmx0 && name <= WHvX64RegisterFpMmx7) { memcpy(v->fpu + 32 + 16 * (name - WHvX64RegisterFpMmx0), in, 10); return 0; }
+    if (name >= WHvX64RegisterXmm0 && name <= WHvX64RegisterXmm15) { memcpy(vp_fpu_legacy(v) + 160 + 16 * (name - WHvX64RegisterXmm0), in, 16); vp_fpu_legacy_written(v); return 0; }
+    if (name >= WHvX64RegisterFpMmx0 && name <= WHvX64RegisterFpMmx7) { memcpy(vp_fpu_legacy(v) + 32 + 16 * (name - WHvX64RegisterFpMmx0), in, 10); vp_fpu_legacy_written(v); return 0; }
     uint64_t *slot = msr_slot(v, name);
-    if (slot) { *slot = x; return 0; }
+    if (slot) {
+        if (!register_value_loadable(name, x)) return HV_STATUS_INVALID_REGISTER_VALUE;
+        *slot = x;
+        return 0;
+    }
     switch (name) {
     case WHvX64RegisterRsp: vmcs_writenat(VMCS_GUEST_RSP, x); return 0;
     case WHvX64RegisterRip: vmcs_writenat(VMCS_GUEST_RIP, x); return 0;
@@ -160,8 +189,14 @@ uint16_t vp_set_register(const struct cpu *c, struct vp *v, uint32_t name, const
         v->cr8 = x;
         return 0;
     case WHvX64RegisterDr7: vmcs_writenat(VMCS_GUEST_DR7, x); return 0;
-    case WHvX64RegisterFpControlStatus: memcpy(v->fpu, in, 16); return 0;
-    case WHvX64RegisterXmmControlStatus: memcpy(v->fpu + 16, in, 16); return 0;
+    case WHvX64RegisterFpControlStatus: memcpy(vp_fpu_legacy(v), in, 16); vp_fpu_legacy_written(v); return 0;
+    case WHvX64RegisterXmmControlStatus:
+        /* MXCSR bits the CPU lacks would make FXRSTOR/XRSTOR fault in the hypervisor. */
+        if (mxcsr_of(in) & ~vp_mxcsr_mask()) return HV_STATUS_INVALID_REGISTER_VALUE;
+        memcpy(vp_fpu_legacy(v) + 16, in, 8);       /* XmmStatusControl; the CPU's MXCSR_MASK stays */
+        memcpy(vp_fpu_legacy(v) + 24, (const uint8_t *)in + 8, 4);
+        vp_fpu_legacy_written(v);
+        return 0;
     case WHvX64RegisterTsc: vmcs_write64(VMCS_TSC_OFFSET, x - rdtsc()); return 0;
     case WHvX64RegisterEfer: return set_efer(x);
     case WHvX64RegisterPat: vmcs_write64(VMCS_GUEST_PAT, x); return 0;

@@ -18,6 +18,7 @@
 #include "vmx/inject.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
+#include "vmx/vp_switch.h"
 
 enum vp_action { VP_RESUME, VP_REPORT, VP_RESTART_ROOT };
 typedef enum vp_action vp_exit_fn(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x);
@@ -28,16 +29,12 @@ static uint64_t live_read(void *ctx, uint32_t field) { (void)ctx; return vmcs_re
 static const struct vmcs_view live_vmcs = { live_read, 0 };
 
 static void fxsave(uint8_t *area) { __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])area)); }
-static void fxrstor(const uint8_t *area) { __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])area)); }
 
 static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
 {
     c->run_vp = v;
     c->run_partition = p;
-    c->root_cr2 = read_cr2();
-    fxsave(c->root_fpu);
-    fxrstor(v->fpu);
-    write_cr2(v->cr2);
+    vp_switch_to_vp(c, v);
     vp_vmcs_acquire(c, p, v);
     c->current_regs = &v->regs;
     c->launch_pending = 1;
@@ -48,10 +45,7 @@ static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
 static void switch_to_root(struct cpu *c, const WHV_RUN_VP_EXIT_CONTEXT *x)
 {
     struct vp *v = c->run_vp;
-    v->cr2 = read_cr2();
-    fxsave(v->fpu);
-    fxrstor(c->root_fpu);
-    write_cr2(c->root_cr2);
+    vp_switch_to_root(c, v);
     vp_vmcs_release(c, v);
     c->current_regs = &c->root_regs;
     c->launch_pending = 0;
@@ -167,6 +161,10 @@ static enum vp_action on_cpuid(struct cpu *c, struct partition *p, struct vp *v,
         r = (struct cpuid_regs){ fixed->eax, fixed->ebx, fixed->ecx, fixed->edx };
     else         /* only leaves 1 and 7 depend on CR4: the others skip its two VMREADs (c in make bench) */
         r = cpuid_answer(leaf, (uint32_t)g[R_RCX], (leaf == 1 || leaf == 7) ? guest_cr4(c) : 0);
+    if (!fixed && leaf == 0xD && (uint32_t)g[R_RCX] == 0) {   /* only the XCR0 components switched per VP */
+        r.eax &= (uint32_t)vp_xcr0_allowed();
+        r.edx &= (uint32_t)(vp_xcr0_allowed() >> 32);
+    }
     /* The initial APIC ID is per VP, which a partition-wide list cannot say (docs/partitions.md). */
     if (leaf == 1)
         r.ebx = (r.ebx & 0x00FFFFFFu) | (v->index << 24);   /* initial APIC id = VP index */
@@ -218,9 +216,10 @@ static enum vp_action on_vmcall(struct cpu *c, struct partition *p, struct vp *v
 
 static enum vp_action on_undefined(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
-    (void)c; (void)p; (void)v; (void)x;
-    inject_ud();                           /* VMX, SMX, MONITOR/MWAIT are not offered to children */
-    return VP_RESUME;
+    (void)v;
+    /* VMX, SMX, MONITOR/MWAIT are not offered to children: #UD, an Exception exit when the VMM asked
+     * for that vector (as for a hardware #UD), else injected. */
+    return raise_exception(c, p, x, VEC_UD, 0);
 }
 
 static enum vp_action on_cr_access(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
@@ -317,6 +316,10 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
 {
     uint32_t field = 0;
     uint64_t *slot = 0;
+    if (vp_msr_is_switched(msr)) {     /* the syscall MSRs: the CPU holds the VP's while it runs */
+        if (!write) *val = vp_switched_msr_read(msr);
+        return true;
+    }
     switch (msr) {
     case MSR_IA32_EFER: field = VMCS_GUEST_EFER; break;
     case MSR_IA32_PAT: field = VMCS_GUEST_PAT; break;
@@ -325,12 +328,6 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
     case MSR_IA32_SYSENTER_CS: field = VMCS_GUEST_SYSENTER_CS; break;
     case MSR_IA32_SYSENTER_ESP: field = VMCS_GUEST_SYSENTER_ESP; break;
     case MSR_IA32_SYSENTER_EIP: field = VMCS_GUEST_SYSENTER_EIP; break;
-    case 0xC0000102: slot = &v->kernel_gs_base; break;
-    case 0xC0000081: slot = &v->star; break;
-    case 0xC0000082: slot = &v->lstar; break;
-    case 0xC0000083: slot = &v->cstar; break;
-    case 0xC0000084: slot = &v->sfmask; break;
-    case 0xC0000103: slot = &v->tsc_aux; break;
     case MSR_IA32_APIC_BASE: slot = &v->apic_base; break;
     case 0x1A0:  /* IA32_MISC_ENABLE: fast strings; BTS and PEBS unavailable. Writes are ignored. */
         if (!write) *val = 0x1801;
@@ -378,6 +375,8 @@ static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, W
     uint32_t msr = (uint32_t)g[R_RCX];
     uint64_t val = (g[R_RDX] << 32) | (uint32_t)g[R_RAX];
     bool msr_exits = p->extended_exits & EXT_EXIT_MSR;
+    if (write && vp_msr_is_switched(msr) && !vp_switched_msr_write(v, msr, val))
+        return raise_exception(c, p, x, VEC_GP, 1);   /* a value the CPU refuses: non-canonical, reserved bits */
     if (!(msr_exits && msr_exit_requested(p->msr_exit_bitmap, msr, write)) && msr_internal(v, msr, write, &val)) {
         if (!write) { g[R_RAX] = (uint32_t)val; g[R_RDX] = val >> 32; }
         advance_rip();
@@ -404,10 +403,16 @@ static enum vp_action on_ept_violation(struct cpu *c, struct partition *p, struc
     return VP_REPORT;
 }
 
+/* XSETBV: XCR0 is the VP's own, switched at the edges of a Run (vmx/vp_switch.c); values outside the
+ * components the hypervisor switches are refused as a CPU without them would refuse them. */
 static enum vp_action on_xsetbv(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
-    (void)c; (void)p; (void)v; (void)x;
-    inject_gp0();                          /* XCR0 is not switched per VP yet (docs/partitions.md) */
+    uint64_t *g = v->regs.gpr;
+    uint64_t val = (g[R_RDX] << 32) | (uint32_t)g[R_RAX];
+    if ((uint32_t)g[R_RCX] != 0 || !vp_xcr0_valid(val) || xsetbv_safe(0, val) != 0)
+        return raise_exception(c, p, x, VEC_GP, 1);
+    v->xcr0 = val;
+    advance_rip();
     return VP_RESUME;
 }
 

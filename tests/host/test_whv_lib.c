@@ -535,9 +535,17 @@ TEST(whv_lib_capability_errors)
     UINT32 written;
     fake_start();
     CHECK_HR(capability(WHvCapabilityCodeProcessorFeatures, buffer, 64, &written), WHV_E_UNKNOWN_CAPABILITY);
-    CHECK_HR(capability(WHvCapabilityCodeX64MsrExitBitmap, buffer, 64, &written), WHV_E_UNKNOWN_CAPABILITY);
+    CHECK_HR(capability(WHvCapabilityCodeProcessorClockFrequency, buffer, 64, &written), WHV_E_UNKNOWN_CAPABILITY);
     CHECK_HR(capability((WHV_CAPABILITY_CODE)0x7777, buffer, 64, &written), WHV_E_UNKNOWN_CAPABILITY);
     CHECK_EQ(written, 0xDEAD);
+    /* X64MsrExitBitmap: every bit WHV_X64_MSR_EXIT_BITMAP defines. */
+    UINT64 bits = 0;
+    memset(buffer, 0, sizeof buffer);
+    CHECK_HR(capability(WHvCapabilityCodeX64MsrExitBitmap, buffer, 8, &written), S_OK);
+    memcpy(&bits, buffer, sizeof bits);
+    CHECK_EQ(bits, 0x3F);
+    CHECK_EQ(written, 8);
+    written = 0xDEAD;
     CHECK_HR(WHvGetCapability(WHvCapabilityCodeFeatures, NULL, 64, &written), E_POINTER);
     /* WrittenSizeInBytes is optional. */
     CHECK_HR(WHvGetCapability(WHvCapabilityCodeProcessorVendor, buffer, 64, NULL), S_OK);

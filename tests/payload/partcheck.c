@@ -24,6 +24,10 @@ static const uint8_t unmapped_read_guest[] = { 0xB8, 0x00, 0x20, 0x8E, 0xD8, 0xA
 static const uint8_t cpuid_guest[] = { 0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F, 0xA2, 0x66, 0x31, 0xC0,
                                        0x0F, 0xA2, 0xF4 };
 
+/* movd eax, xmm5; out 0xE9, eax; mov eax, 0x5A5A5A5A; movd xmm5, eax; hlt (CR4.OSFXSR set by the VMM) */
+static const uint8_t xmm_guest[] = { 0x66, 0x0F, 0x7E, 0xE8, 0x66, 0xE7, 0xE9, 0x66, 0xB8, 0x5A, 0x5A, 0x5A, 0x5A,
+                                     0x66, 0x0F, 0x6E, 0xE8, 0xF4 };
+
 struct child {
     WHV_PARTITION_HANDLE part;
     uint8_t *mem;
@@ -320,6 +324,41 @@ static void check_capability_and_properties(void)
     child_destroy(&ch);
 }
 
+static inline void root_set_xmm5(uint64_t v) { __asm__ volatile("movq %0, %%xmm5" : : "r"(v)); }
+static inline uint64_t root_get_xmm5(void) { uint64_t v; __asm__ volatile("movq %%xmm5, %0" : "=r"(v)); return v; }
+
+/* The FPU/SSE state is the partition's own: the VP starts with XMM5 = 0 whatever the root holds, and
+ * what the VP writes stays in the VP (read back through the register API), not in the root's XMM5. */
+static void check_fpu_isolation(void)
+{
+    struct child ch;
+    int ok = child_create(&ch, xmm_guest, sizeof xmm_guest, 0, 0, 0);
+    WHV_REGISTER_VALUE cr4;
+    memset(&cr4, 0, sizeof cr4);
+    cr4.Reg64 = 0x200;   /* OSFXSR */
+    ok = ok && SUCCEEDED(set_reg(&ch, WHvX64RegisterCr4, cr4));
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    memset(&x, 0, sizeof x);
+    root_set_xmm5(0x1122334455667788ull);
+    ok = ok && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    uint64_t root_after_first = root_get_xmm5();
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64IoPortAccess && x.IoPortAccess.Rax == 0 &&
+          root_after_first == 0x1122334455667788ull,
+          "FPU isolation: the VP reads XMM5 = 0 (got 0x%llx), the root keeps its own (0x%llx)",
+          (unsigned long long)x.IoPortAccess.Rax, (unsigned long long)root_after_first);
+    ok = ok && SUCCEEDED(advance(&ch, &x)) && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    uint64_t root_after_second = root_get_xmm5();
+    WHV_REGISTER_NAME name = WHvX64RegisterXmm5;
+    WHV_REGISTER_VALUE vp_xmm5;
+    memset(&vp_xmm5, 0, sizeof vp_xmm5);
+    ok = ok && SUCCEEDED(WHvGetVirtualProcessorRegisters(ch.part, 0, &name, 1, &vp_xmm5));
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64Halt && vp_xmm5.Reg128.Low64 == 0x5A5A5A5Aull &&
+          root_after_second == 0x1122334455667788ull,
+          "FPU isolation: the VP's XMM5 write stays in the VP (0x%llx), the root's XMM5 is unchanged (0x%llx)",
+          (unsigned long long)vp_xmm5.Reg128.Low64, (unsigned long long)root_after_second);
+    child_destroy(&ch);
+}
+
 void check_partitions(void)
 {
     uint64_t before = pool_pages_used();
@@ -331,6 +370,7 @@ void check_partitions(void)
     check_bad_handles();
     check_guest_memory_calls();
     check_capability_and_properties();
+    check_fpu_isolation();
     uint64_t after = pool_pages_used();
     check(after == before, "partitions created and deleted leave the pool as it was (%llu pages before, %llu after)",
           (unsigned long long)before, (unsigned long long)after);

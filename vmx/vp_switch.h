@@ -1,0 +1,42 @@
+/* The state VMX does not switch between the root and a VP, switched at the edges of a Run: the FPU and
+ * extended state (XSAVE, or FXSAVE on CPUs without it) with XCR0, CR2, the syscall MSRs (KERNEL_GS_BASE,
+ * STAR, LSTAR, CSTAR, SFMASK, TSC_AUX) and DR0-DR3/DR6. Exits the hypervisor handles inside a slice pay
+ * nothing: the hypervisor itself never touches this state. */
+#ifndef VMX_VP_SWITCH_H
+#define VMX_VP_SWITCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vmx/partition.h"
+#include "vmx/percpu.h"
+
+/* Reads the CPU's XSAVE support once (CPUID leaf 0xD). Every CPU gives the same answer. */
+void vp_switch_init(void);
+/* Pages of a CPU's image of the root's state (the root may enable any component the CPU has). */
+uint32_t vp_switch_root_area_pages(void);
+/* The XCR0 components a VP may enable (x87, SSE, AVX, AVX-512, PKRU where present); 1 without XSAVE. */
+uint64_t vp_xcr0_allowed(void);
+/* XCR0 as XSETBV would accept it and this hypervisor switches it: bit 0 set, only allowed bits, AVX
+ * needs SSE, the three AVX-512 bits together and with AVX. */
+bool vp_xcr0_valid(uint64_t xcr0);
+/* The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK). */
+uint32_t vp_mxcsr_mask(void);
+
+/* The root's state saved in `c`, the VP's loaded; and the reverse. */
+void vp_switch_to_vp(struct cpu *c, struct vp *v);
+void vp_switch_to_root(struct cpu *c, struct vp *v);
+
+/* The VP's own value of a switched MSR while it runs (RDMSR/WRMSR exits inside a slice). WRMSR of a value
+ * the CPU refuses (a non-canonical address, reserved bits) returns false: the guest gets #GP. */
+bool vp_msr_is_switched(uint32_t msr);
+uint64_t vp_switched_msr_read(uint32_t msr);
+bool vp_switched_msr_write(struct vp *v, uint32_t msr, uint64_t value);
+
+/* The FXSAVE-format part of a VP's FPU area as the register API reads and writes it (x87, MMX, SSE). */
+static inline uint8_t *vp_fpu_legacy(struct vp *v) { return (uint8_t *)(uintptr_t)v->fpu_pa; }
+/* After the register API wrote x87 or SSE state: XRSTOR must load it rather than the init state. */
+void vp_fpu_legacy_written(struct vp *v);
+/* A fresh VP's area: the architectural reset state (FCW 0x37F, MXCSR 0x1F80, everything else init). */
+void vp_fpu_reset(struct vp *v);
+
+#endif
