@@ -63,6 +63,7 @@ uint16_t partition_create(uint64_t *id)
     }
     p->pages = pages;
     p->eptp = ept_pointer(&p->map.ept, false);
+    p->ept_gen = 1;                  /* every CPU flushes this EPTP before its first run here */
     p->processor_count = 1;
     p->state = PARTITION_CREATED;
     p->id = next_id++;
@@ -277,11 +278,13 @@ uint16_t partition_unmap(uint64_t id, uint64_t gpa, uint64_t size)
     spin_lock(&p->lock);
     uint16_t st = gpa_map_remove(&p->map, gpa, size, &gone);
     spin_unlock(&p->lock);
-    /* Stale translations must not outlive the mapping on any CPU. A VP that runs on another CPU right
-     * now keeps them until its next exit; VPs of one partition run from the root's single thread in
-     * this version, so none does (documented in docs/partitions.md). */
-    if (gone)
+    /* Stale translations must not outlive the mapping on any CPU: this CPU flushes now, the others
+     * before they next run a VP of the partition (vp_ept_sync). A VP running on another CPU right now
+     * keeps them until its slice ends (docs/partitions.md). */
+    if (gone) {
+        __atomic_add_fetch(&p->ept_gen, 1, __ATOMIC_SEQ_CST);
         invept(INVEPT_SINGLE_CONTEXT, p->eptp);
+    }
     return st;
 }
 
@@ -323,6 +326,7 @@ uint16_t vp_create(uint64_t id, uint32_t index)
         return HV_STATUS_INSUFFICIENT_MEMORY;
     }
     v->regs.gpr[R_RDX] = 0x600;   /* processor signature after reset (family 6) */
+    __atomic_add_fetch(&p->ept_gen, 1, __ATOMIC_SEQ_CST);   /* nothing of an earlier VP in this slot */
     v->exists = true;
     return HV_STATUS_SUCCESS;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "api/hv_abi.h"
+#include "boot/handoff.h"
 #include "arch/x86/spinlock.h"
 #include "vmx/gpa_map.h"
 #include "vmx/percpu.h"
@@ -49,6 +50,11 @@ struct partition {
     struct cpuid_result cpuid_results[PARTITION_MAX_CPUID_RESULTS];
     struct gpa_map map;
     uint64_t eptp;
+    /* Cached EPT translations: ept_gen moves on every unmap and VP creation; a CPU whose cpu_ept_gen
+     * lags flushes this EPTP (INVEPT single-context) before it runs one of the partition's VPs, so no
+     * CPU keeps a translation of a removed mapping, nor of an earlier owner of a reused EPT root. */
+    volatile uint64_t ept_gen;
+    uint64_t cpu_ept_gen[HV_MAX_CPUS];
     struct vp vps[HV_MAX_VPS_PER_PARTITION];
 };
 

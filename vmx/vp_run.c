@@ -18,6 +18,7 @@
 #include "vmx/inject.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
+#include "vmx/vmx_ops.h"
 #include "vmx/vp_switch.h"
 
 enum vp_action { VP_RESUME, VP_REPORT, VP_RESTART_ROOT };
@@ -34,6 +35,11 @@ static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
 {
     c->run_vp = v;
     c->run_partition = p;
+    uint64_t gen = __atomic_load_n(&p->ept_gen, __ATOMIC_ACQUIRE);
+    if (p->cpu_ept_gen[c->index] != gen) {   /* see struct partition: stale translations on this CPU */
+        invept(INVEPT_SINGLE_CONTEXT, p->eptp);
+        p->cpu_ept_gen[c->index] = gen;
+    }
     vp_switch_to_vp(c, v);
     vp_vmcs_acquire(c, p, v);
     c->current_regs = &v->regs;

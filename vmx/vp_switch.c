@@ -181,7 +181,6 @@ static void fpu_to_root(struct cpu *c, struct vp *v)
     if (v->xcr0 != all)
         xsetbv0(all);
     xsave_to(v->fpu_pa, sw.mask);
-    normalize_legacy(v->fpu_pa);
     xrstor_from(c->root_fpu_pa, all);
     if (c->root_xcr0 != all)
         xsetbv0(c->root_xcr0);
@@ -285,6 +284,13 @@ bool vp_switched_msr_write(struct vp *v, uint32_t msr, uint64_t value)
         return true;
     }
     return false;
+}
+
+uint8_t *vp_fpu_legacy(struct vp *v)
+{
+    if (sw.xsave)
+        normalize_legacy(v->fpu_pa);   /* here, not after every Run: the register API is the rare path */
+    return (uint8_t *)(uintptr_t)v->fpu_pa;
 }
 
 void vp_fpu_legacy_written(struct vp *v)

@@ -32,8 +32,9 @@ bool vp_msr_is_switched(uint32_t msr);
 uint64_t vp_switched_msr_read(uint32_t msr);
 bool vp_switched_msr_write(struct vp *v, uint32_t msr, uint64_t value);
 
-/* The FXSAVE-format part of a VP's FPU area as the register API reads and writes it (x87, MMX, SSE). */
-static inline uint8_t *vp_fpu_legacy(struct vp *v) { return (uint8_t *)(uintptr_t)v->fpu_pa; }
+/* The FXSAVE-format part of a VP's FPU area as the register API reads and writes it (x87, MMX, SSE),
+ * with components XSAVE recorded as in their init state written out as such. */
+uint8_t *vp_fpu_legacy(struct vp *v);
 /* After the register API wrote x87 or SSE state: XRSTOR must load it rather than the init state. */
 void vp_fpu_legacy_written(struct vp *v);
 /* A fresh VP's area: the architectural reset state (FCW 0x37F, MXCSR 0x1F80, everything else init). */
