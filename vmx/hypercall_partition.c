@@ -144,6 +144,10 @@ static uint16_t registers_call(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa,
     for (uint32_t i = 0; i < a.count && st == HV_STATUS_SUCCESS; i++)
         st = set ? vp_set_register(c, v, names[i], &src[i]) : vp_get_register(c, v, names[i], &values[i]);
     vp_vmcs_release(c, v);
+    if (v->tlb_stale) {
+        v->tlb_stale = false;
+        partition_tlb_changed(c, p);
+    }
     __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
     if (st == HV_STATUS_SUCCESS && !set)
         st = write_root_block(out_gpa, values, a.count * 16);

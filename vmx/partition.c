@@ -67,6 +67,7 @@ uint16_t partition_create(uint64_t *id)
     p->processor_count = 1;
     p->state = PARTITION_CREATED;
     p->id = next_id++;
+    p->slot = slot;
     slots[slot] = p;
     *id = p->id;
     spin_unlock(&slots_lock);
@@ -250,6 +251,14 @@ bool partition_cpuid_exits(const struct partition *p, uint32_t leaf)
     return false;
 }
 
+void partition_tlb_changed(struct cpu *c, struct partition *p)
+{
+    uint64_t gen = __atomic_add_fetch(&p->ept_gen, 1, __ATOMIC_SEQ_CST);
+    /* INVEPT single-context drops the guest-physical and combined mappings of this EPTP for every VPID. */
+    invept(INVEPT_SINGLE_CONTEXT, p->eptp);
+    p->cpu_ept_gen[c->index] = gen;
+}
+
 const struct cpuid_result *partition_cpuid_result(const struct partition *p, uint32_t leaf)
 {
     for (uint32_t i = 0; i < p->cpuid_result_count; i++)
@@ -317,6 +326,7 @@ uint16_t vp_create(uint64_t id, uint32_t index)
         return HV_STATUS_INSUFFICIENT_MEMORY;
     }
     v->index = index;
+    v->vpid = (uint16_t)(1 + p->slot * HV_MAX_VPS_PER_PARTITION + index);
     v->apic_base = 0xFEE00000ull | (index == 0 ? 0x100 : 0) | 0x800;
     v->xcr0 = 1;
     /* The architectural x87/SSE reset state: FCW 0x37F, MXCSR 0x1F80 (SDM vol. 1, 8.1 and 10.2.3). */

@@ -29,6 +29,8 @@ struct vp {
     uint64_t kernel_gs_base, star, lstar, cstar, sfmask, tsc_aux, apic_base;
     uint64_t deliverability;         /* WHV DeliverabilityNotifications, one-shot */
     uint32_t index;
+    uint16_t vpid;                   /* 1 + slot * HV_MAX_VPS_PER_PARTITION + index (the root and host use 0) */
+    bool tlb_stale;                  /* the register API changed paging state: flush before the next run */
     uint32_t host_cpu;               /* the CPU whose host state the VMCS holds (VMCLEAR keeps it) */
 };
 
@@ -36,6 +38,7 @@ enum partition_state { PARTITION_FREE = 0, PARTITION_CREATED, PARTITION_READY };
 
 struct partition {
     uint64_t id;                     /* 0: free slot */
+    uint32_t slot;                   /* index in the partition table: gives the VPs' VPIDs */
     enum partition_state state;
     struct spinlock lock;            /* serializes map/unmap/property/VP lifecycle calls */
     uint64_t pages;                  /* pool pages of this struct */
@@ -91,6 +94,9 @@ uint16_t vp_delete(uint64_t id, uint32_t index);
 /* The VP, or NULL with *status set (INVALID_PARTITION_ID, INVALID_PARTITION_STATE, INVALID_VP_INDEX). */
 struct vp *vp_lookup(uint64_t id, uint32_t index, struct partition **p, uint16_t *status);
 bool partition_cpuid_exits(const struct partition *p, uint32_t leaf);
+/* The partition's cached translations may be stale (paging state changed behind the CPU's back): this
+ * CPU flushes now, every other CPU before it next runs one of the partition's VPs. */
+void partition_tlb_changed(struct cpu *c, struct partition *p);
 /* The CpuidResultList entry for `leaf`, or NULL. */
 const struct cpuid_result *partition_cpuid_result(const struct partition *p, uint32_t leaf);
 

@@ -154,6 +154,10 @@ uint16_t vp_get_register(const struct cpu *c, struct vp *v, uint32_t name, WHV_R
 uint16_t vp_set_register(const struct cpu *c, struct vp *v, uint32_t name, const WHV_REGISTER_VALUE *in)
 {
     uint64_t x = in->Reg64;
+    /* A MOV to these would flush the VP's TLB on a real CPU; a VM entry with a VPID does not. */
+    if (name == WHvX64RegisterCr0 || name == WHvX64RegisterCr3 || name == WHvX64RegisterCr4 ||
+        name == WHvX64RegisterEfer)
+        v->tlb_stale = true;
     if (name <= WHvX64RegisterR15 && name != WHvX64RegisterRsp) { v->regs.gpr[name] = x; return 0; }
     if (name >= WHvX64RegisterEs && name <= WHvX64RegisterTr) { set_segment(name - WHvX64RegisterEs, &in->Segment); return 0; }
     if (name >= WHvX64RegisterXmm0 && name <= WHvX64RegisterXmm15) { memcpy(vp_fpu_legacy(v) + 160 + 16 * (name - WHvX64RegisterXmm0), in, 16); vp_fpu_legacy_written(v); return 0; }

@@ -234,6 +234,7 @@ static enum vp_action on_cr_access(struct cpu *c, struct partition *p, struct vp
     uint64_t q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
     if ((q & 0xF) != 8) {
         exit_cr_access(c);                 /* CR0/CR4 bits the hypervisor owns, as for the root */
+        partition_tlb_changed(c, p);       /* emulated, so the CPU's own flush of the MOV did not happen */
         return VP_RESUME;
     }
     /* CR8 is the VP's own TPR: the real one belongs to the root. */
@@ -354,6 +355,7 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
     }
     if (field == VMCS_GUEST_EFER && write) {
         set_guest_efer(*val);
+        v->tlb_stale = true;               /* NXE and LME change translations */
     } else if (write) {
         vmcs_write_raw(field, *val);
     } else {
@@ -385,6 +387,10 @@ static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, W
         return raise_exception(c, p, x, VEC_GP, 1);   /* a value the CPU refuses: non-canonical, reserved bits */
     if (!(msr_exits && msr_exit_requested(p->msr_exit_bitmap, msr, write)) && msr_internal(v, msr, write, &val)) {
         if (!write) { g[R_RAX] = (uint32_t)val; g[R_RDX] = val >> 32; }
+        if (v->tlb_stale) {
+            v->tlb_stale = false;
+            partition_tlb_changed(c, p);
+        }
         advance_rip();
         return VP_RESUME;
     }

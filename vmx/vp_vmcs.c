@@ -1,6 +1,7 @@
 /* A child VP's VMCS. Controls make every event the root must see exit: external interrupts and NMIs
  * (they belong to the root), HLT, all I/O, all MSRs (no bitmap), CR8 (the child must never reach the real
- * TPR), MONITOR/MWAIT; the preemption timer bounds a slice so cancels are seen. The VMCS is VMCLEARed
+ * TPR), MONITOR/MWAIT; the preemption timer bounds a slice so cancels are seen. Each VP has its own VPID
+ * where the CPU offers VPIDs. The VMCS is VMCLEARed
  * after every use, so a VP may run on any CPU; host state is written for the CPU that acquires it. */
 #include "arch/x86/cpu.h"
 #include "arch/x86/log.h"
@@ -26,7 +27,8 @@ static int compute_controls(const struct vmx_caps *k)
     bad |= vmx_adjust_controls(k, VMX_CTL_PIN, need_pin | PIN_VIRTUAL_NMIS, need_pin, &ctl.pin);
     bad |= vmx_adjust_controls(k, VMX_CTL_PROC, need_proc | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING |
                                PROC_USE_TSC_OFFSETTING, need_proc, &ctl.proc);
-    bad |= vmx_adjust_controls(k, VMX_CTL_PROC2, PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST | PROC2_ENABLE_RDTSCP,
+    bad |= vmx_adjust_controls(k, VMX_CTL_PROC2,
+                               PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST | PROC2_ENABLE_RDTSCP | PROC2_ENABLE_VPID,
                                PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST, &ctl.proc2);
     bad |= vmx_adjust_controls(k, VMX_CTL_EXIT, need_exit | EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_DEBUG_CONTROLS,
                                need_exit, &ctl.exit);
@@ -75,6 +77,10 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
     vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write64(VMCS_TSC_OFFSET, 0);
     vmcs_write64(VMCS_EPT_POINTER, p->eptp);
+    /* With a VPID, VM entries and exits keep the VP's translations: every event that must drop them
+     * moves the partition's ept_gen instead (vmx/partition.h). */
+    if (ctl.proc2 & PROC2_ENABLE_VPID)
+        vmcs_write16(VMCS_VPID, v->vpid);
     vmcs_write64(VMCS_LINK_POINTER, ~0ull);
     vmcs_writenat(VMCS_CR0_GUEST_HOST_MASK, c->cr0_mask);
     vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, c->cr4_mask);
