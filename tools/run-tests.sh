@@ -28,6 +28,7 @@ run_tier() {   # run_tier NAME command...
 }
 
 run_tier host "$BUILD/host-tests"
+run_tier fuzz-host "$HERE/test-fuzz-host.sh"
 run_tier image "$HERE/test-image.sh"
 run_tier qemu-novtx "$HERE/test-qemu-novtx.sh"
 run_tier bochs "$HERE/test-bochs.sh"

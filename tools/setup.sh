@@ -11,7 +11,7 @@ set -euo pipefail
 
 CACHE=${HV_CACHE:-/var/cache/hvx}
 BOCHS_PREFIX="$CACHE/bochs-3.0"
-PKGS=(gnu-efi nasm mtools ovmf qemu-system-x86 libreadline-dev g++ xz-utils gdisk dpkg-dev)
+PKGS=(gnu-efi nasm mtools ovmf qemu-system-x86 libreadline-dev g++ xz-utils gdisk dpkg-dev clang libclang-rt-14-dev)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
