@@ -26,7 +26,7 @@ HARNESSES=(
   "exit_decode        120000  120000 170"
   "guest_walk         100000  100000 300"
   "hypercall_validate 300000  300000 55"
-  "gpa_map            15000   15000  340"
+  "gpa_map            10000   10000  420"
 )
 
 has_libfuzzer() {

@@ -154,7 +154,8 @@ int gpa_map_init(struct gpa_map *m, const struct page_allocator *a, bool leaf_2m
     m->ram_count = ram_count;
     m->hide_base = hide_base;
     m->hide_size = hide_size;
-    return ept_init(&m->ept, a, leaf_2m, leaf_1g);
+    /* 1 GiB leaves only with 2 MiB ones: removing part of a 1 GiB leaf splits it into 2 MiB leaves. */
+    return ept_init(&m->ept, a, leaf_2m, leaf_1g && leaf_2m);
 }
 
 /* The new range goes at index `at` (every range before it ends at or before it, every one from `at`

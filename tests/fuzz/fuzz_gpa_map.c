@@ -14,7 +14,13 @@
  *   - INSUFFICIENT_MEMORY exactly when an allocation failed or the table is full, and a failed call
  *     changed nothing (table, EPT pages, unmapped_bytes 0).
  * At the end gpa_map_destroy must give every page back: allocator counters to zero, no bad free, no
- * access to a page not allocated. */
+ * access to a page not allocated.
+ *
+ * Inputs whose first byte has bit 5 set build the root partition's identity EPT instead
+ * (ept_map_root_identity) from random MTRRs (fixed and variable ranges, reserved types), a hidden range
+ * and a limit, with allocation failures: every lookup must give the page's MTRR type (UC for a type an
+ * EPT entry cannot hold), the hidden pages ones_page read-only WB, nothing at or above the limit, large
+ * leaves only over one type and no hidden page; a failure must leave only the PML4. */
 #include <string.h>
 #include "fuzz.h"
 #include "../host/fake_alloc.h"
@@ -283,6 +289,113 @@ static uint64_t length(struct fuzz_in *in)
     return (uint64_t)(fuzz_u8(in) % 24) * units[sel & 3] + ((sel >> 2) & 15) * PAGE;
 }
 
+/* ---- the root partition's identity EPT (ept_map_root_identity) ---- */
+
+static bool hidden_page(uint64_t gpa, uint64_t base, uint64_t size)
+{
+    return size && gpa + PAGE > base && gpa < base + size;
+}
+
+/* One lookup against the rules of vmx/ept.h: identity RWX with the MTRR type of the page (UC where the
+ * MTRRs give none an EPT entry can hold), the hidden pages on ones_page read-only WB, nothing at or above
+ * limit; a large leaf only where its whole span has one type and no hidden page. */
+static void check_identity_point(const struct ept *e, const struct mtrr_state *mt, uint64_t limit, uint64_t hb,
+                                 uint64_t hs, uint64_t ones, uint64_t gpa)
+{
+    uint64_t hpa = 0;
+    unsigned perms = 0, type = 0, level = 0;
+    bool mapped = ept_lookup(e, gpa, &hpa, &perms, &type, &level);
+    FUZZ_CHECK(mapped == (gpa < limit), "identity gpa 0x%llx mapped %d, limit 0x%llx", (unsigned long long)gpa,
+               mapped, (unsigned long long)limit);
+    if (!mapped)
+        return;
+    uint64_t page = gpa & ~(PAGE - 1);
+    if (hidden_page(page, hb, hs)) {
+        FUZZ_CHECK(hpa == ones + (gpa - page) && perms == EPT_R && type == MT_WB && level == 1,
+                   "hidden gpa 0x%llx -> 0x%llx perms %u type %u level %u", (unsigned long long)gpa,
+                   (unsigned long long)hpa, perms, type, level);
+        return;
+    }
+    unsigned want;
+    if (!mtrr_range_type(mt, page, PAGE, &want) ||
+        !(want == MT_UC || want == MT_WC || want == MT_WT || want == MT_WP || want == MT_WB))
+        want = MT_UC;
+    FUZZ_CHECK(hpa == gpa && perms == EPT_RWX && type == want, "identity gpa 0x%llx -> 0x%llx perms %u type %u/%u",
+               (unsigned long long)gpa, (unsigned long long)hpa, perms, type, want);
+    if (level > 1) {
+        uint64_t span = 1ull << (12 + 9 * (level - 1)), base = gpa & ~(span - 1);
+        unsigned leaf_type;
+        FUZZ_CHECK((level == 2 ? e->leaf_2m : e->leaf_1g) && !(hs && base < hb + hs && hb < base + span) &&
+                       mtrr_range_type(mt, base, span, &leaf_type) && leaf_type == type,
+                   "a level-%u identity leaf at 0x%llx that should not be one", level, (unsigned long long)base);
+    }
+}
+
+static void root_identity_case(struct fuzz_in *in, bool leaf_2m, bool leaf_1g)
+{
+    static const uint8_t types[8] = { MT_UC, MT_WC, MT_WT, MT_WP, MT_WB, MT_WB, MT_UC, 2 /* reserved */ };
+    struct mtrr_state mt;
+    memset(&mt, 0, sizeof mt);
+    uint8_t shape = fuzz_u8(in);
+    unsigned vcnt = shape & 7;
+    mt.phys_bits = 36 + (shape >> 3) % 11;
+    mt.cap = vcnt | ((shape & 0x80) ? 1u << 8 : 0);
+    mt.def_type = types[fuzz_u8(in) & 7] | (1u << 11) | ((shape & 0x80) ? 1u << 10 : 0);
+    if (shape & 0x80)
+        for (unsigned i = 0; i < 11; i++) {
+            uint8_t t = types[fuzz_u8(in) & 7];
+            mt.fixed[i] = 0x0101010101010101ull * t ^ (fuzz_u8(in) & 1 ? (uint64_t)types[fuzz_u8(in) & 7] << 24 : 0);
+        }
+    uint64_t phys_mask = ((1ull << mt.phys_bits) - 1) & ~(PAGE - 1);
+    for (unsigned i = 0; i < vcnt; i++) {
+        uint64_t size = (2 * MIB) << (fuzz_u8(in) % 11);
+        mt.var_base[i] = ((uint64_t)fuzz_u8(in) * size & phys_mask) | types[fuzz_u8(in) & 7];
+        mt.var_mask[i] = (~(size - 1) & phys_mask) | (fuzz_u8(in) & 0x80 ? 0 : 1u << 11);
+    }
+    uint64_t limit = (1 + fuzz_u8(in) % 4) * GIB;
+    uint64_t hb = (uint64_t)fuzz_u8(in) * 4 * MIB + (uint64_t)fuzz_u8(in) * PAGE, hs = (uint64_t)fuzz_u8(in) * PAGE;
+    uint64_t ones = 0x7FFFF000ull + (uint64_t)fuzz_u8(in) * GIB;
+    /* At most 32 tables: 4 KiB leaves (MTRR edges, hidden pages) cost one MTRR lookup each, and a
+     * bigger EPT only makes inputs slower. */
+    fa.fail_after = fuzz_u8(in) % 33;
+
+    struct page_allocator counting = { fa.api.ctx, counting_alloc, counting_free, counting_to_virt };
+    struct ept e;
+    failed_allocs = 0;
+    if (ept_init(&e, &counting, leaf_2m, leaf_1g) != EPT_OK) {
+        FUZZ_CHECK(failed_allocs == 1 && fa.in_use == 0, "ept_init failed with pages in use");
+        return;
+    }
+    uint64_t eptp = ept_pointer(&e, shape & 0x40);
+    FUZZ_CHECK((eptp & ~0xFFFull) == e.pml4_pa && (eptp & 0xFFF) == (0x1E | ((shape & 0x40) ? 0x40u : 0)),
+               "EPTP 0x%llx", (unsigned long long)eptp);
+    int rc = ept_map_root_identity(&e, limit, &mt, hb, hs, ones);
+    FUZZ_CHECK(rc == EPT_OK || (rc == EPT_ENOMEM && failed_allocs), "ept_map_root_identity: %d", rc);
+    FUZZ_CHECK(e.table_pages == fa.in_use, "table_pages %llu, in use %zu", (unsigned long long)e.table_pages,
+               fa.in_use);
+    if (rc == EPT_ENOMEM) {
+        FUZZ_CHECK(fa.in_use == 1, "a failed identity map kept %zu pages", fa.in_use - 1);
+        check_identity_point(&e, &mt, 0, hb, hs, ones, 0);
+    } else {
+        uint64_t points[] = { 0, PAGE, 0x9F000, 0xA0000, 0xC0000, 0xFF000, 0x100000, 2 * MIB - PAGE, 2 * MIB,
+                              hb - PAGE, hb, hb + hs - PAGE, hb + hs, limit - PAGE, limit, GIB, 3 * GIB + 5 * PAGE };
+        for (unsigned i = 0; i < sizeof points / sizeof points[0]; i++)
+            check_identity_point(&e, &mt, limit, hb, hs, ones, points[i]);
+        for (unsigned i = 0; i < vcnt; i++) {
+            uint64_t base = mt.var_base[i] & phys_mask, size = (~mt.var_mask[i] & phys_mask) + PAGE;
+            check_identity_point(&e, &mt, limit, hb, hs, ones, base);
+            check_identity_point(&e, &mt, limit, hb, hs, ones, base + size - PAGE);
+            check_identity_point(&e, &mt, limit, hb, hs, ones, base + size);
+        }
+        while (fuzz_more(in))
+            check_identity_point(&e, &mt, limit, hb, hs, ones, fuzz_u32(in) % (limit + GIB) & ~7ull);
+    }
+    ept_destroy(&e);
+    FUZZ_CHECK(fa.in_use == 0 && fa.bad_frees == 0 && fa.bad_accesses == 0,
+               "identity EPT destroyed: %zu pages in use, %zu bad frees, %zu bad accesses", fa.in_use, fa.bad_frees,
+               fa.bad_accesses);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_in in = fuzz_in(data, size);
@@ -303,6 +416,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arena_ready = true;
     fa.fail_after = -1;
     fa.allocs = fa.peak = 0;
+    if (setup & 0x20) {
+        root_identity_case(&in, setup & 4, setup & 8);
+        return 0;
+    }
     struct page_allocator counting = { fa.api.ctx, counting_alloc, counting_free, counting_to_virt };
     static struct gpa_map m;
     model.n = 0;

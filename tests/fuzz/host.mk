@@ -5,7 +5,8 @@
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -DHOST_TEST -fno-omit-frame-pointer \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt
 
 FUZZ_TARGETS := exitc exit_decode guest_walk hypercall_validate gpa_map
 # The module(s) each harness drives. exitc: not exitc_nasm.c (the harness assembles `code` blocks with a
@@ -18,7 +19,7 @@ FUZZ_SRCS_gpa_map            := vmx/gpa_map.c vmx/ept.c arch/x86/mtrr.c tests/ho
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 define FUZZ_RULE
-$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h $(FUZZ_SRCS_$(1)) $(HEADERS)
+$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h tests/fuzz/coverage-ignore.txt $(FUZZ_SRCS_$(1)) $(HEADERS)
 	@mkdir -p $$(dir $$@)
 	@echo "  FUZZ-CC $$@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1))
