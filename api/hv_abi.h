@@ -181,4 +181,19 @@ static inline uint32_t hv_registers_values_offset(uint32_t count)
     return (uint32_t)((sizeof(struct hv_vp_registers_in) + count * 4u + 15u) & ~15u);
 }
 
+/* ---- HVCALL_SELF_CHECK (0x0003): the hypervisor's view of itself, for fuzzers and health checks. */
+#define HVCALL_SELF_CHECK 0x0003      /* out: struct hv_self_check_out */
+struct hv_self_check_out {
+    uint64_t checksum;        /* FNV-1a over the qwords of the core's text and rodata (immutable image) */
+    uint64_t image_bytes;     /* bytes checksummed: __core_start .. __core_text_end */
+    uint32_t partitions;      /* live child partitions */
+    uint32_t vps;             /* live virtual processors, all partitions */
+    uint64_t reserved;        /* 0 */
+};
+_Static_assert(sizeof(struct hv_self_check_out) == 32, "hv_self_check_out layout");
+_Static_assert(offsetof(struct hv_self_check_out, image_bytes) == 8, "hv_self_check_out layout");
+_Static_assert(offsetof(struct hv_self_check_out, partitions) == 16, "hv_self_check_out layout");
+_Static_assert(offsetof(struct hv_self_check_out, vps) == 20, "hv_self_check_out layout");
+_Static_assert(offsetof(struct hv_self_check_out, reserved) == 24, "hv_self_check_out layout");
+
 #endif

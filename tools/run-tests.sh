@@ -34,5 +34,6 @@ run_tier qemu-novtx "$HERE/test-qemu-novtx.sh"
 run_tier bochs "$HERE/test-bochs.sh"
 run_tier exits "$HERE/test-exits.sh"
 run_tier hostile "$HERE/test-hostile.sh"
+run_tier fuzz "$HERE/test-fuzz.sh"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

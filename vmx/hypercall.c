@@ -7,6 +7,7 @@
 #include "vmx/hypercall_validate.h"
 #include "vmx/hypercalls.h"
 #include "vmx/inject.h"
+#include "vmx/partition.h"
 #include "vmx/vp_run.h"
 
 /* The root's GPAs are host-physical (identity EPT), and the host maps physical memory 1:1. */
@@ -72,9 +73,30 @@ static uint16_t hc_get_stats(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     return write_root_block(out_gpa, &s, sizeof s);
 }
 
+/* FNV-1a, a qword at a time, over the core's text and rodata: mapped read/execute and never written
+ * after the loader copied them, so any change means something wrote through the physical alias. */
+extern const char __core_start[], __core_text_end[];
+
+static uint16_t hc_self_check(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    (void)c;
+    (void)in_gpa;
+    struct hv_self_check_out s;
+    memset(&s, 0, sizeof s);
+    const uint64_t *q = (const uint64_t *)(uintptr_t)__core_start, *end = (const uint64_t *)(uintptr_t)__core_text_end;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; q < end; q++)
+        h = (h ^ *q) * 0x100000001b3ull;
+    s.checksum = h;
+    s.image_bytes = (uint64_t)(__core_text_end - __core_start);
+    s.partitions = partition_census(&s.vps);
+    return write_root_block(out_gpa, &s, sizeof s);
+}
+
 static hypercall_fn *const hypercalls[] = {
     [HVCALL_GET_VERSION] = hc_get_version,
     [HVCALL_GET_STATS] = hc_get_stats,
+    [HVCALL_SELF_CHECK] = hc_self_check,
     [HVCALL_CREATE_PARTITION] = hc_create_partition,
     [HVCALL_DELETE_PARTITION] = hc_delete_partition,
     [HVCALL_SET_PARTITION_PROPERTY] = hc_set_partition_property,
