@@ -32,7 +32,7 @@ CORE_SRCS := arch/x86/format.c arch/x86/gdt.c arch/x86/idt.c arch/x86/log.c arch
              vmx/vmx_on.c vmx/exit_decode.c vmx/gpa_map.c vmx/partition.c vmx/vp_vmcs.c vmx/vp_registers.c \
              vmx/vp_run.c vmx/hypercall_partition.c vmx/guest_walk.c vmx/vp_switch.c
 CORE_ASM := arch/x86/isr.asm vmx/vmx_entry.asm
-CORE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -ffreestanding -fno-pic -fno-pie \
+CORE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -DHV_CORE -ffreestanding -fno-pic -fno-pie \
                -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
                -fno-asynchronous-unwind-tables -fno-omit-frame-pointer
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/core/%.o) $(CORE_ASM:%.asm=$(BUILD)/core/%.o)

@@ -26,7 +26,13 @@ struct vp {
     volatile uint32_t busy;          /* running, or its VMCS in use by a register call (one CPU) */
     volatile uint32_t cancel_pending;
     uint64_t cr2, cr8, xcr0, dr[4], dr6;
-    uint64_t kernel_gs_base, star, lstar, cstar, sfmask, tsc_aux, apic_base;
+    /* KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK, TSC_AUX: in the CPU while the VP runs (vmx/vp_switch.c,
+     * which walks them as an array) */
+    union {
+        struct { uint64_t kernel_gs_base, star, lstar, cstar, sfmask, tsc_aux; };
+        uint64_t syscall_msrs[6];
+    };
+    uint64_t apic_base;
     uint64_t deliverability;         /* WHV DeliverabilityNotifications, one-shot */
     uint32_t index;
     uint16_t vpid;                   /* 1 + slot * HV_MAX_VPS_PER_PARTITION + index (the root and host use 0) */

@@ -186,11 +186,7 @@ static void fpu_to_root(struct cpu *c, struct vp *v)
         xsetbv0(c->root_xcr0);
 }
 
-static uint64_t *vp_msr_slot(struct vp *v, unsigned i)
-{
-    uint64_t *slots[6] = { &v->kernel_gs_base, &v->star, &v->lstar, &v->cstar, &v->sfmask, &v->tsc_aux };
-    return slots[i];
-}
+_Static_assert(offsetof(struct vp, syscall_msrs[5]) == offsetof(struct vp, tsc_aux), "syscall_msrs order");
 
 static unsigned msr_count(void)
 {
@@ -203,7 +199,7 @@ static void msrs_to_vp(struct cpu *c, struct vp *v)
 {
     for (unsigned i = 0; i < msr_count(); i++) {
         c->root_msrs[i] = rdmsr(switched_msrs[i]);
-        uint64_t *slot = vp_msr_slot(v, i);
+        uint64_t *slot = &v->syscall_msrs[i];
         if (*slot != c->root_msrs[i] && wrmsr_safe(switched_msrs[i], *slot) != 0)
             *slot = c->root_msrs[i];
     }
@@ -213,7 +209,7 @@ static void msrs_to_root(struct cpu *c, struct vp *v)
 {
     v->kernel_gs_base = rdmsr(switched_msrs[0]);   /* SWAPGS changes it without an exit */
     for (unsigned i = 0; i < msr_count(); i++)
-        if (*vp_msr_slot(v, i) != c->root_msrs[i])
+        if (v->syscall_msrs[i] != c->root_msrs[i])
             wrmsr(switched_msrs[i], c->root_msrs[i]);
 }
 
@@ -234,10 +230,15 @@ static void drs_save(uint64_t dr[4], uint64_t *dr6)
     *dr6 = read_dr6();
 }
 
-static void drs_load(const uint64_t dr[4], uint64_t dr6)
+/* MOV to a debug register serializes the CPU: write only those that differ from what it holds (the
+ * values just saved from the other side), which for VPs that never use them is none. */
+static void drs_load(const uint64_t dr[4], uint64_t dr6, const uint64_t held[4], uint64_t held6)
 {
-    write_dr0(dr[0]); write_dr1(dr[1]); write_dr2(dr[2]); write_dr3(dr[3]);
-    write_dr6(dr6);
+    if (dr[0] != held[0]) write_dr0(dr[0]);
+    if (dr[1] != held[1]) write_dr1(dr[1]);
+    if (dr[2] != held[2]) write_dr2(dr[2]);
+    if (dr[3] != held[3]) write_dr3(dr[3]);
+    if (dr6 != held6) write_dr6(dr6);
 }
 
 void vp_switch_to_vp(struct cpu *c, struct vp *v)
@@ -247,7 +248,7 @@ void vp_switch_to_vp(struct cpu *c, struct vp *v)
     fpu_to_vp(c, v);
     msrs_to_vp(c, v);
     drs_save(c->root_dr, &c->root_dr6);
-    drs_load(v->dr, v->dr6);
+    drs_load(v->dr, v->dr6, c->root_dr, c->root_dr6);
 }
 
 void vp_switch_to_root(struct cpu *c, struct vp *v)
@@ -257,7 +258,7 @@ void vp_switch_to_root(struct cpu *c, struct vp *v)
     fpu_to_root(c, v);
     msrs_to_root(c, v);
     drs_save(v->dr, &v->dr6);
-    drs_load(c->root_dr, c->root_dr6);
+    drs_load(c->root_dr, c->root_dr6, v->dr, v->dr6);
 }
 
 bool vp_msr_is_switched(uint32_t msr)
@@ -280,7 +281,7 @@ bool vp_switched_msr_write(struct vp *v, uint32_t msr, uint64_t value)
             continue;
         if (wrmsr_safe(msr, value) != 0)
             return false;
-        *vp_msr_slot(v, i) = value;
+        v->syscall_msrs[i] = value;
         return true;
     }
     return false;
