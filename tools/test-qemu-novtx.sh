@@ -21,4 +21,13 @@ tap_check "the message reaches COM1 directly, not only the console" \
 tap_check "the next image still starts" grep -q 'hvx: starting \\EFI\\hvx\\rootcheck.efi' "$log"
 tap_check "the next image runs without a hypervisor" grep -q '^rootcheck: no hypervisor present' "$log"
 grep -E '^hvx: VT-x not available' "$log" | head -1 | sed 's/^/# /'
+
+# The exit suite's QEMU path (EXITS_EMULATOR=qemu-kvm on an Intel host with nested VT-x) runs here
+# under TCG: the plumbing must boot the runner, which must say there is no hypervisor and fail.
+EXITS_EMULATOR=qemu-tcg EXITS_TIMEOUT="${QEMU_TIMEOUT:-120}" "$HERE/run-exits.sh" tests/exits "$OUT/exits" \
+  > "$OUT/exits.out" 2>&1
+xrc=$?
+tap_check "the exit suite under QEMU without VT-x fails (run-exits exit $xrc)" [ "$xrc" -ne 0 ]
+tap_check "... saying the runner found no hypervisor, with a result line" \
+  bash -c "grep -q '^exits: no hypervisor' '$OUT/exits.out' && grep -qE '^exits: 0 passed, 1 failed$' '$OUT/exits.out'"
 tap_summary qemu-novtx
