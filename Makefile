@@ -49,10 +49,11 @@ LOADER_SRCS := boot/loader.c boot/config.c boot/cpu_check.c boot/host_paging.c a
                boot/memmap.c arch/x86/format.c arch/x86/serial.c
 LOADER_OBJS := $(LOADER_SRCS:%.c=$(BUILD)/efi/%.o) $(BUILD)/efi/boot/enter.o $(BUILD)/efi/boot/core_blob.o
 PAYLOAD_OBJS := $(BUILD)/efi/tests/payload/rootcheck.o $(BUILD)/efi/tests/payload/partcheck.o \
+                $(BUILD)/efi/tests/payload/console.o \
                 $(BUILD)/efi/tests/payload/probe.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
                 $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 
-EXITS_OBJS := $(patsubst %.c,$(BUILD)/efi/%.o,$(wildcard tests/payload/exitrun*.c)) \
+EXITS_OBJS := $(patsubst %.c,$(BUILD)/efi/%.o,$(wildcard tests/payload/exitrun*.c)) $(BUILD)/efi/tests/payload/console.o \
               $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
               $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 EXITC_SRCS := $(wildcard tools/exitc*.c)
@@ -110,7 +111,8 @@ $(BUILD)/%.so:
 $(BUILD)/loader.so: $(LOADER_OBJS)
 $(BUILD)/rootcheck.so: $(PAYLOAD_OBJS)
 $(BUILD)/exits.so: $(EXITS_OBJS)
-BENCH_OBJS := $(BUILD)/efi/tests/payload/bench.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+BENCH_OBJS := $(BUILD)/efi/tests/payload/bench.o $(BUILD)/efi/tests/payload/console.o \
+              $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
               $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 $(BUILD)/bench.so: $(BENCH_OBJS)
 

@@ -9,6 +9,7 @@
  *   f_map / f_unmap   map / unmap 1 GiB (16 x 64 MiB of the same root memory), and the pages it used */
 #include <efi.h>
 #include <efilib.h>
+#include "tests/payload/console.h"
 #include "api/hv_abi.h"
 #include "api/hv_hypercall.h"
 #include "api/whv_platform.h"
@@ -19,20 +20,13 @@
 #define MIB (1ull << 20)
 #define CODE 0x1000
 
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[160];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = fmt_vsnprintf(line, sizeof line, fmt, ap);
+    console_vline(fmt, ap);
     va_end(ap);
-    CHAR16 wide[sizeof line + 2];
-    for (size_t i = 0; i < n; i++)
-        wide[i] = (CHAR16)(uint8_t)line[i];
-    wide[n] = L'\r';
-    wide[n + 1] = L'\n';
-    wide[n + 2] = 0;
-    uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, wide);
 }
 
 static struct hv_stats_out stats __attribute__((aligned(64)));

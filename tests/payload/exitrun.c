@@ -12,30 +12,21 @@
 #include <efi.h>
 #include <efilib.h>
 #include <stdarg.h>
+#include "tests/payload/console.h"
 #include "arch/x86/format.h"
 #include "arch/x86/string.h"
 #include "tests/payload/exitrun.h"
 
 #define LINE_BYTES 1024
 
-/* One line on ConOut; control characters (from a pack's strings) become '?' so a line stays one line. */
+/* One line on ConOut (tests/payload/console.c): control characters from a pack's strings become '?'. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char line[LINE_BYTES];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = fmt_vsnprintf(line, sizeof line, fmt, ap);
+    console_vline(fmt, ap);
     va_end(ap);
-    CHAR16 wide[LINE_BYTES + 2];
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)line[i];
-        wide[i] = c < 0x20 || c == 0x7F ? L'?' : c;
-    }
-    wide[n] = L'\r';
-    wide[n + 1] = L'\n';
-    wide[n + 2] = 0;
-    uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, wide);
 }
 
 /* ---- problems of the current test */

@@ -13,6 +13,7 @@
 #include <efi.h>
 #include <efilib.h>
 #include <stdarg.h>
+#include "tests/payload/console.h"
 #include "api/hv_abi.h"
 #include "api/hv_transport.h"
 #include "api/whv_platform.h"
@@ -135,22 +136,10 @@ static uint64_t fuzz_transport(uint64_t code, const void *in, uint64_t in_gpa, v
 
 void fuzz_say(const char *fmt, ...)
 {
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = fmt_vsnprintf(line, sizeof line, fmt, ap);
+    console_vline(fmt, ap);
     va_end(ap);
-    if (n >= sizeof line)
-        n = sizeof line - 1;
-    CHAR16 wide[sizeof line + 3];
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)line[i];
-        wide[i] = c < 0x20 || c == 0x7F ? L'?' : c;
-    }
-    wide[n] = L'\r';
-    wide[n + 1] = L'\n';
-    wide[n + 2] = 0;
-    uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, wide);
 }
 
 void fuzz_mark(const char *fmt, ...)
@@ -165,22 +154,6 @@ void fuzz_mark(const char *fmt, ...)
     line[n++] = '\n';
     for (size_t i = 0; i < n; i++)
         __asm__ volatile("outb %0, $0xE9" : : "a"((uint8_t)line[i]));
-}
-
-static unsigned n_tests, n_failed;
-
-static int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int check(int ok, const char *fmt, ...)
-{
-    char name[300];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    n_tests++;
-    n_failed += !ok;
-    fuzz_say("%s %u - %s", ok ? "ok" : "not ok", n_tests, name);
-    return ok;
 }
 
 /* ---- the watchdog (as the exit-script runner's): the root takes the timer interrupt in the middle of
@@ -512,6 +485,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
               "after the exit suite: pool %llu pages, checksum unchanged, %u partitions, %u VPs",
               (unsigned long long)pool2, parts2, vps2);
     }
-    fuzz_say("fuzz: end of run (%u checks, %u failed)", n_tests, n_failed);
+    fuzz_say("fuzz: end of run (%u checks, %u failed)", tap_count(), tap_failures());
     return EFI_SUCCESS;
 }

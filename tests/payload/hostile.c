@@ -9,42 +9,6 @@
 #include "arch/x86/string.h"
 #include "boot/efi_mp.h"
 
-static unsigned n_tests, n_failed;
-
-static void out(const char *fmt, va_list ap)
-{
-    char line[240];
-    size_t n = fmt_vsnprintf(line, sizeof line, fmt, ap);
-    CHAR16 wide[sizeof line + 2];
-    for (size_t i = 0; i < n; i++)
-        wide[i] = (CHAR16)(uint8_t)line[i];
-    wide[n] = L'\r';
-    wide[n + 1] = L'\n';
-    wide[n + 2] = 0;
-    uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, wide);
-}
-
-void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    out(fmt, ap);
-    va_end(ap);
-}
-
-int check(int ok, const char *fmt, ...)
-{
-    char name[200];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    n_tests++;
-    if (!ok)
-        n_failed++;
-    note("%s %u - %s", ok ? "ok" : "not ok", n_tests, name);
-    return ok;
-}
 
 /* ---- hypervisor facts */
 
@@ -387,6 +351,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     uint64_t end = pool_used();
     check(end == base, "the whole run leaves the pool as it found it (%llu pages before, %llu after)",
           (unsigned long long)base, (unsigned long long)end);
-    note("hostile: %u passed, %u failed", n_tests - n_failed, n_failed);
+    tap_summary("hostile");
     return EFI_SUCCESS;
 }

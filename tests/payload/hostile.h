@@ -10,8 +10,7 @@
 #include "api/whv_platform.h"
 
 /* ---- output: TAP lines on ConOut (mirrored to COM1 by OVMF) */
-int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "tests/payload/console.h"   /* check() and note() */
 
 /* ---- hypervisor facts */
 extern struct hv_version_out hv_version;

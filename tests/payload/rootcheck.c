@@ -19,42 +19,6 @@ int probe_rdmsr(uint32_t msr);
 int probe_exec(uint64_t addr);
 uint64_t probe_vmcall(uint64_t code, uint64_t in, uint64_t out);
 
-static unsigned n_tests, n_failed;
-
-static void out(const char *fmt, va_list ap)
-{
-    char line[200];
-    size_t n = fmt_vsnprintf(line, sizeof line, fmt, ap);
-    CHAR16 wide[sizeof line + 2];
-    for (size_t i = 0; i < n; i++)
-        wide[i] = (CHAR16)(uint8_t)line[i];
-    wide[n] = L'\r';
-    wide[n + 1] = L'\n';
-    wide[n + 2] = 0;
-    uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, wide);
-}
-
-void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    out(fmt, ap);
-    va_end(ap);
-}
-
-int check(int ok, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    n_tests++;
-    if (!ok)
-        n_failed++;
-    note("%s %u - %s", ok ? "ok" : "not ok", n_tests, name);
-    return ok;
-}
 
 /* ---- the #GP trap in the firmware's IDT */
 
@@ -274,6 +238,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     check_stats_call(cpus);
     gp_trap_install(0);
     check_partitions();
-    note("rootcheck: %u passed, %u failed", n_tests - n_failed, n_failed);
+    tap_summary("rootcheck");
     return EFI_SUCCESS;
 }
