@@ -172,7 +172,8 @@ static enum vp_action on_cpuid(struct cpu *c, struct partition *p, struct vp *v,
     uint64_t *g = v->regs.gpr;
     uint32_t leaf = (uint32_t)g[R_RAX];
     struct cpuid_regs r;
-    const struct cpuid_result *fixed = partition_cpuid_result(p, leaf);
+    /* The list checks are calls: skip them when the lists are empty (c in make bench). */
+    const struct cpuid_result *fixed = p->cpuid_result_count ? partition_cpuid_result(p, leaf) : 0;
     if (fixed)   /* CpuidResultList: the VMM's answer, for every subleaf */
         r = (struct cpuid_regs){ fixed->eax, fixed->ebx, fixed->ecx, fixed->edx };
     else         /* only leaves 1 and 7 depend on CR4: the others skip its two VMREADs (c in make bench) */
@@ -184,7 +185,7 @@ static enum vp_action on_cpuid(struct cpu *c, struct partition *p, struct vp *v,
     /* The initial APIC ID is per VP, which a partition-wide list cannot say (docs/partitions.md). */
     if (leaf == 1)
         r.ebx = (r.ebx & 0x00FFFFFFu) | (v->index << 24);   /* initial APIC id = VP index */
-    if (partition_cpuid_exits(p, leaf)) {
+    if ((p->extended_exits & EXT_EXIT_CPUID) && partition_cpuid_exits(p, leaf)) {
         clear_context(x);
         x->ExitReason = WHvRunVpExitReasonX64Cpuid;
         exit_decode_cpuid(&v->regs, &r, &x->CpuidAccess);
