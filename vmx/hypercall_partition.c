@@ -133,22 +133,16 @@ static uint16_t registers_call(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa,
     if (st != HV_STATUS_SUCCESS)
         return st;
     struct partition *p;
-    struct vp *v = vp_lookup(a.partition, a.vp, &p, &st);
+    struct vp *v = vp_claim(a.partition, a.vp, &p, &st);
     if (!v)
         return st;
-    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return HV_STATUS_INVALID_VP_STATE;
     vp_vmcs_acquire(c, p, v);
     const uint32_t *names = (const uint32_t *)(in + sizeof a);
     const WHV_REGISTER_VALUE *src = (const WHV_REGISTER_VALUE *)(in + hv_registers_values_offset(a.count));
     for (uint32_t i = 0; i < a.count && st == HV_STATUS_SUCCESS; i++)
         st = set ? vp_set_register(c, v, names[i], &src[i]) : vp_get_register(c, v, names[i], &values[i]);
     vp_vmcs_release(c, v);
-    if (v->tlb_stale) {
-        v->tlb_stale = false;
-        partition_tlb_changed(c, p);
-    }
-    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+    vp_unclaim(v);
     if (st == HV_STATUS_SUCCESS && !set)
         st = write_root_block(out_gpa, values, a.count * 16);
     return st;
@@ -172,11 +166,9 @@ uint16_t hc_translate_gva(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     if (st != HV_STATUS_SUCCESS)
         return st;
     struct partition *p;
-    struct vp *v = vp_lookup(a.partition, a.vp, &p, &st);
+    struct vp *v = vp_claim(a.partition, a.vp, &p, &st);
     if (!v)
         return st;
-    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return HV_STATUS_INVALID_VP_STATE;
     struct guest_memory mem;
     struct guest_paging_state s;
     struct hv_translate_gva_out out = { 0, 0, 0 };
@@ -185,7 +177,7 @@ uint16_t hc_translate_gva(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     vp_paging_state(c, &s);
     out.result_code = (uint32_t)guest_translate(&mem, &s, a.gva, a.flags, &out.gpa);
     vp_vmcs_release(c, v);
-    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+    vp_unclaim(v);
     return write_root_block(out_gpa, &out, sizeof out);
 }
 

@@ -306,6 +306,21 @@ struct vp *vp_lookup(uint64_t id, uint32_t index, struct partition **pp, uint16_
     return &p->vps[index];
 }
 
+struct vp *vp_claim(uint64_t id, uint32_t index, struct partition **pp, uint16_t *status)
+{
+    struct vp *v = vp_lookup(id, index, pp, status);
+    if (v && !__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        *status = HV_STATUS_INVALID_VP_STATE;
+        return 0;
+    }
+    return v;
+}
+
+void vp_unclaim(struct vp *v)
+{
+    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+}
+
 uint16_t vp_create(uint64_t id, uint32_t index)
 {
     struct partition *p = partition_find(id);
@@ -345,12 +360,10 @@ uint16_t vp_delete(uint64_t id, uint32_t index)
 {
     struct partition *p;
     uint16_t st;
-    struct vp *v = vp_lookup(id, index, &p, &st);
+    struct vp *v = vp_claim(id, index, &p, &st);
     if (!v)
         return st;
-    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return HV_STATUS_INVALID_VP_STATE;
     free_vp(v);
-    v->busy = 0;
+    vp_unclaim(v);
     return HV_STATUS_SUCCESS;
 }

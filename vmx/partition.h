@@ -36,7 +36,7 @@ struct vp {
     uint64_t deliverability;         /* WHV DeliverabilityNotifications, one-shot */
     uint32_t index;
     uint16_t vpid;                   /* 1 + slot * HV_MAX_VPS_PER_PARTITION + index (the root and host use 0) */
-    bool tlb_stale;                  /* the register API changed paging state: flush before the next run */
+    bool tlb_stale;                  /* the register API changed paging state: the next Run flushes */
     uint32_t host_cpu;               /* the CPU whose host state the VMCS holds (VMCLEAR keeps it) */
 };
 
@@ -99,6 +99,10 @@ uint16_t vp_create(uint64_t id, uint32_t index);
 uint16_t vp_delete(uint64_t id, uint32_t index);
 /* The VP, or NULL with *status set (INVALID_PARTITION_ID, INVALID_PARTITION_STATE, INVALID_VP_INDEX). */
 struct vp *vp_lookup(uint64_t id, uint32_t index, struct partition **p, uint16_t *status);
+/* vp_lookup, and the VP reserved for this CPU (running, or in a register/translate call); a VP another
+ * CPU holds gives NULL with INVALID_VP_STATE. vp_unclaim gives it back. */
+struct vp *vp_claim(uint64_t id, uint32_t index, struct partition **p, uint16_t *status);
+void vp_unclaim(struct vp *v);
 bool partition_cpuid_exits(const struct partition *p, uint32_t leaf);
 /* The partition's cached translations may be stale (paging state changed behind the CPU's back): this
  * CPU flushes now, every other CPU before it next runs one of the partition's VPs. */

@@ -49,12 +49,7 @@ static int setup_controls(struct cpu *c, uint64_t efer)
     vmcs_write32(VMCS_EXIT_CONTROLS, exit);
     vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
     vmcs_write32(VMCS_EXCEPTION_BITMAP, 0);
-    vmcs_write32(VMCS_PF_ERROR_MASK, 0);
-    vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
-    vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
-    vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
-    vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
-    vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmcs_write_unused_controls();
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
     vmcs_write64(VMCS_MSR_BITMAP, hv.msr_bitmap_pa);
     vmcs_write64(VMCS_EPT_POINTER, hv.root_eptp);
@@ -77,6 +72,16 @@ static void setup_cr_ownership(struct cpu *c, const struct root_entry_state *s)
     vmcs_writenat(VMCS_CR4_READ_SHADOW, s->cr4);
     vmcs_writenat(VMCS_GUEST_CR0, vmx_fix_cr0(k, s->cr0, true));
     vmcs_writenat(VMCS_GUEST_CR4, vmx_fix_cr4(k, s->cr4));
+}
+
+void vmcs_write_unused_controls(void)
+{
+    vmcs_write32(VMCS_PF_ERROR_MASK, 0);
+    vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
+    vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+    vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
 }
 
 void vmcs_write_host_state(const struct cpu *c)

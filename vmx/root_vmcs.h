@@ -16,6 +16,8 @@ int root_vmcs_setup(struct cpu *c, const struct root_entry_state *s);
 
 /* Host state for this CPU in the current VMCS: every VMCS that runs on c exits to the same stub. */
 void vmcs_write_host_state(const struct cpu *c);
+/* The controls neither VMCS uses (#PF error filter, CR3 targets, MSR load/store areas): all zero. */
+void vmcs_write_unused_controls(void);
 
 /* Guest state of a processor that got SIPI with `vector` (SDM vol. 3, 9.4 and 10.5 of the MP init). */
 void root_vmcs_load_sipi_state(struct cpu *c, uint8_t vector);

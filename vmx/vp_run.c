@@ -35,6 +35,10 @@ static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
 {
     c->run_vp = v;
     c->run_partition = p;
+    if (v->tlb_stale) {              /* the register API changed its paging state since the last run */
+        v->tlb_stale = false;
+        partition_tlb_changed(c, p);
+    }
     uint64_t gen = __atomic_load_n(&p->ept_gen, __ATOMIC_ACQUIRE);
     if (p->cpu_ept_gen[c->index] != gen) {   /* see struct partition: stale translations on this CPU */
         invept(INVEPT_SINGLE_CONTEXT, p->eptp);
@@ -57,7 +61,7 @@ static void switch_to_root(struct cpu *c, const WHV_RUN_VP_EXIT_CONTEXT *x)
     c->launch_pending = 0;
     c->run_vp = 0;
     c->run_partition = 0;
-    __atomic_store_n(&v->busy, 0, __ATOMIC_RELEASE);
+    vp_unclaim(v);
     if (!x)
         return;
     memcpy((void *)(uintptr_t)c->run_exit_gpa, x, sizeof *x);
@@ -335,10 +339,6 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
 {
     uint32_t field = 0;
     uint64_t *slot = 0;
-    if (vp_msr_is_switched(msr)) {     /* the syscall MSRs: the CPU holds the VP's while it runs */
-        if (!write) *val = vp_switched_msr_read(msr);
-        return true;
-    }
     switch (msr) {
     case MSR_IA32_EFER: field = VMCS_GUEST_EFER; break;
     case MSR_IA32_PAT: field = VMCS_GUEST_PAT; break;
@@ -367,7 +367,6 @@ static bool msr_internal(struct vp *v, uint32_t msr, bool write, uint64_t *val)
     }
     if (field == VMCS_GUEST_EFER && write) {
         set_guest_efer(*val);
-        v->tlb_stale = true;               /* NXE and LME change translations */
     } else if (write) {
         vmcs_write_raw(field, *val);
     } else {
@@ -395,14 +394,22 @@ static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, W
     uint32_t msr = (uint32_t)g[R_RCX];
     uint64_t val = (g[R_RDX] << 32) | (uint32_t)g[R_RAX];
     bool msr_exits = p->extended_exits & EXT_EXIT_MSR;
-    if (write && vp_msr_is_switched(msr) && !vp_switched_msr_write(v, msr, val))
-        return raise_exception(c, p, x, VEC_GP, 1);   /* a value the CPU refuses: non-canonical, reserved bits */
-    if (!(msr_exits && msr_exit_requested(p->msr_exit_bitmap, msr, write)) && msr_internal(v, msr, write, &val)) {
+    int switched = vp_switched_msr_index(msr);
+    bool answered;
+    if (switched >= 0) {             /* the syscall MSRs: the CPU holds the VP's while it runs */
+        if (write && !vp_switched_msr_write(v, switched, val))
+            return raise_exception(c, p, x, VEC_GP, 1);   /* a value the CPU refuses: non-canonical, reserved bits */
+        if (!write)
+            val = vp_switched_msr_read(switched);
+        answered = true;
+    } else {
+        answered = !(msr_exits && msr_exit_requested(p->msr_exit_bitmap, msr, write)) &&
+                   msr_internal(v, msr, write, &val);
+    }
+    if (answered) {
         if (!write) { g[R_RAX] = (uint32_t)val; g[R_RDX] = val >> 32; }
-        if (v->tlb_stale) {
-            v->tlb_stale = false;
-            partition_tlb_changed(c, p);
-        }
+        if (write && msr == MSR_IA32_EFER)
+            partition_tlb_changed(c, p);   /* NXE and LME change translations; no CPU flush happened */
         advance_rip();
         return VP_RESUME;
     }
@@ -519,11 +526,9 @@ uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t index, uint64_
 {
     struct partition *p;
     uint16_t st;
-    struct vp *v = vp_lookup(partition, index, &p, &st);
+    struct vp *v = vp_claim(partition, index, &p, &st);
     if (!v)
         return st;
-    if (!__atomic_compare_exchange_n(&v->busy, &(uint32_t){0}, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return HV_STATUS_INVALID_VP_STATE;
     c->run_exit_gpa = exit_gpa;
     switch_to_vp(c, p, v);
     if (v->cancel_pending) {

@@ -261,30 +261,30 @@ void vp_switch_to_root(struct cpu *c, struct vp *v)
     drs_load(c->root_dr, c->root_dr6, v->dr, v->dr6);
 }
 
-bool vp_msr_is_switched(uint32_t msr)
+int vp_switched_msr_index(uint32_t msr)
 {
-    for (unsigned i = 0; i < msr_count(); i++)
-        if (switched_msrs[i] == msr)
-            return true;
-    return false;
-}
-
-uint64_t vp_switched_msr_read(uint32_t msr)
-{
-    return rdmsr(msr);
-}
-
-bool vp_switched_msr_write(struct vp *v, uint32_t msr, uint64_t value)
-{
-    for (unsigned i = 0; i < msr_count(); i++) {
-        if (switched_msrs[i] != msr)
-            continue;
-        if (wrmsr_safe(msr, value) != 0)
-            return false;
-        v->syscall_msrs[i] = value;
-        return true;
+    switch (msr) {
+    case 0xC0000102: return 0;
+    case 0xC0000081: return 1;
+    case 0xC0000082: return 2;
+    case 0xC0000083: return 3;
+    case 0xC0000084: return 4;
+    case 0xC0000103: return sw.tsc_aux ? 5 : -1;
+    default: return -1;
     }
-    return false;
+}
+
+uint64_t vp_switched_msr_read(int index)
+{
+    return rdmsr(switched_msrs[index]);
+}
+
+bool vp_switched_msr_write(struct vp *v, int index, uint64_t value)
+{
+    if (wrmsr_safe(switched_msrs[index], value) != 0)
+        return false;
+    v->syscall_msrs[index] = value;
+    return true;
 }
 
 uint8_t *vp_fpu_legacy(struct vp *v)

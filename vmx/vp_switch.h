@@ -28,9 +28,9 @@ void vp_switch_to_root(struct cpu *c, struct vp *v);
 
 /* The VP's own value of a switched MSR while it runs (RDMSR/WRMSR exits inside a slice). WRMSR of a value
  * the CPU refuses (a non-canonical address, reserved bits) returns false: the guest gets #GP. */
-bool vp_msr_is_switched(uint32_t msr);
-uint64_t vp_switched_msr_read(uint32_t msr);
-bool vp_switched_msr_write(struct vp *v, uint32_t msr, uint64_t value);
+int vp_switched_msr_index(uint32_t msr);   /* its index in struct vp's syscall_msrs, or -1 */
+uint64_t vp_switched_msr_read(int index);
+bool vp_switched_msr_write(struct vp *v, int index, uint64_t value);
 
 /* The FXSAVE-format part of a VP's FPU area as the register API reads and writes it (x87, MMX, SSE),
  * with components XSAVE recorded as in their init state written out as such. */

@@ -69,12 +69,7 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
     vmcs_write32(VMCS_PROC_CONTROLS2, ctl.proc2);
     vmcs_write32(VMCS_EXIT_CONTROLS, ctl.exit);
     vmcs_write32(VMCS_ENTRY_CONTROLS, ctl.entry);
-    vmcs_write32(VMCS_PF_ERROR_MASK, 0);
-    vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
-    vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
-    vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
-    vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
-    vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmcs_write_unused_controls();
     vmcs_write64(VMCS_TSC_OFFSET, 0);
     vmcs_write64(VMCS_EPT_POINTER, p->eptp);
     /* With a VPID, VM entries and exits keep the VP's translations: every event that must drop them
