@@ -20,14 +20,6 @@
 #define MIB (1ull << 20)
 #define CODE 0x1000
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    console_vline(fmt, ap);
-    va_end(ap);
-}
 
 static struct hv_stats_out stats __attribute__((aligned(64)));
 static uint64_t pool_used(void)
@@ -170,9 +162,9 @@ static void measure_sizes(void)
     uint64_t with_vp = pool_used();
     WHvDeleteVirtualProcessor(p, 0);
     WHvDeletePartition(p);
-    say("bench: partition_bytes=%llu", (unsigned long long)((with_partition - base) * 4096));
-    say("bench: vp_bytes=%llu", (unsigned long long)((with_vp - with_partition) * 4096));
-    say("bench: pool_bytes_at_rest=%llu", (unsigned long long)(base * 4096));
+    note("bench: partition_bytes=%llu", (unsigned long long)((with_partition - base) * 4096));
+    note("bench: vp_bytes=%llu", (unsigned long long)((with_vp - with_partition) * 4096));
+    note("bench: pool_bytes_at_rest=%llu", (unsigned long long)(base * 4096));
 }
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
@@ -180,7 +172,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     InitializeLib(image, systab);
     EFI_PHYSICAL_ADDRESS pa;
     if (uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, 64 * MIB / 4096, &pa) != EFI_SUCCESS) {
-        say("bench: error: cannot allocate 64 MiB of guest memory");
+        note("bench: error: cannot allocate 64 MiB of guest memory");
         return EFI_OUT_OF_RESOURCES;
     }
     guest_mem = (uint8_t *)(uintptr_t)pa;
@@ -193,16 +185,16 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     uint64_t e = bench_lifecycle();
     uint64_t fm, fu, fp;
     bench_map_gib(&fm, &fu, &fp);
-    say("bench: a=%llu", (unsigned long long)a);
-    say("bench: b=%llu", (unsigned long long)b);
-    say("bench: b2=%llu", (unsigned long long)b2);
-    say("bench: c=%llu", (unsigned long long)c);
-    say("bench: d=%llu", (unsigned long long)d);
-    say("bench: e=%llu", (unsigned long long)e);
-    say("bench: f_map=%llu", (unsigned long long)fm);
-    say("bench: f_unmap=%llu", (unsigned long long)fu);
-    say("bench: f_ept_pages=%llu", (unsigned long long)fp);
+    note("bench: a=%llu", (unsigned long long)a);
+    note("bench: b=%llu", (unsigned long long)b);
+    note("bench: b2=%llu", (unsigned long long)b2);
+    note("bench: c=%llu", (unsigned long long)c);
+    note("bench: d=%llu", (unsigned long long)d);
+    note("bench: e=%llu", (unsigned long long)e);
+    note("bench: f_map=%llu", (unsigned long long)fm);
+    note("bench: f_unmap=%llu", (unsigned long long)fu);
+    note("bench: f_ept_pages=%llu", (unsigned long long)fp);
     measure_sizes();
-    say("bench: done");
+    note("bench: done");
     return EFI_SUCCESS;
 }

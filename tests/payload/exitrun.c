@@ -19,15 +19,6 @@
 
 #define LINE_BYTES 1024
 
-/* One line on ConOut (tests/payload/console.c): control characters from a pack's strings become '?'. */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    console_vline(fmt, ap);
-    va_end(ap);
-}
 
 /* ---- problems of the current test */
 
@@ -112,15 +103,15 @@ static void execute(struct test *t, const struct record *r)
 static void report(const struct test *t, unsigned number)
 {
     if (t->n_problems == 0) {
-        say("ok %u - %s", number, t->name);
+        note("ok %u - %s", number, t->name);
         return;
     }
-    say("not ok %u - %s # %s", number, t->name, t->problems[0]);
+    note("not ok %u - %s # %s", number, t->name, t->problems[0]);
     unsigned kept = t->n_problems < TEST_MAX_PROBLEMS ? t->n_problems : TEST_MAX_PROBLEMS;
     for (unsigned i = 1; i < kept; i++)
-        say("#   %s", t->problems[i]);
+        note("#   %s", t->problems[i]);
     if (t->n_problems > kept)
-        say("#   ... and %u more problems", t->n_problems - kept);
+        note("#   ... and %u more problems", t->n_problems - kept);
 }
 
 /* Runs the test whose TEST_BEGIN record is `begin`; *cursor moves past its TEST_END. 1: it passed. */
@@ -148,7 +139,7 @@ static void say_coverage(void)
     for (int i = 0; i < EXIT_REASON_COUNT; i++)
         at += fmt_snprintf(line + at, sizeof line - at, " %s=%llu", exit_reason_names[i].name,
                            (unsigned long long)exit_reason_seen[i]);
-    say("%s", line);
+    note("%s", line);
 }
 
 static void run_suite(const struct pack *p, unsigned *passed, unsigned *failed)
@@ -205,20 +196,20 @@ static int pack_read(EFI_FILE_HANDLE file, struct pack *p)
 {
     EFI_FILE_INFO *info = LibFileInfo(file);
     if (!info) {
-        say("exits: bad pack: cannot read the size of " PACK_FILE_NAME);
+        note("exits: bad pack: cannot read the size of " PACK_FILE_NAME);
         return 0;
     }
     p->size = info->FileSize;
     FreePool(info);
     if (p->size > PACK_MAX_BYTES) {
-        say("exits: bad pack: %llu bytes, more than the %u a pack may have", (unsigned long long)p->size,
+        note("exits: bad pack: %llu bytes, more than the %u a pack may have", (unsigned long long)p->size,
             PACK_MAX_BYTES);
         return 0;
     }
     uint8_t *bytes = AllocatePool(p->size ? p->size : 1);
     p->bytes = bytes;
     if (!bytes || !read_all(file, bytes, p->size)) {
-        say("exits: bad pack: cannot read its %llu bytes", (unsigned long long)p->size);
+        note("exits: bad pack: cannot read its %llu bytes", (unsigned long long)p->size);
         if (bytes)
             FreePool(bytes);
         return 0;
@@ -233,13 +224,13 @@ static int pack_load(EFI_HANDLE image, struct pack *p)
     CHAR16 path[256];
     EFI_FILE_HANDLE root, file;
     if (uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (VOID **)&li) != EFI_SUCCESS) {
-        say("exits: bad pack: the runner cannot find its own image, so not the pack beside it");
+        note("exits: bad pack: the runner cannot find its own image, so not the pack beside it");
         return 0;
     }
     pack_path(li, path, sizeof path / sizeof path[0]);
     root = LibOpenRoot(li->DeviceHandle);
     if (!root || uefi_call_wrapper(root->Open, 5, root, &file, path, EFI_FILE_MODE_READ, 0) != EFI_SUCCESS) {
-        say("exits: bad pack: no " PACK_FILE_NAME " in the runner's directory");
+        note("exits: bad pack: no " PACK_FILE_NAME " in the runner's directory");
         return 0;
     }
     int ok = pack_read(file, p);
@@ -255,7 +246,7 @@ static int hypervisor_present(void)
     memset(&cap, 0, sizeof cap);
     HRESULT hr = WHvGetCapability(WHvCapabilityCodeHypervisorPresent, &cap, sizeof cap, &written);
     if (FAILED(hr) || !cap.HypervisorPresent)
-        say("exits: no hypervisor: WHvGetCapability(HypervisorPresent) says %s (HRESULT 0x%08x)",
+        note("exits: no hypervisor: WHvGetCapability(HypervisorPresent) says %s (HRESULT 0x%08x)",
             cap.HypervisorPresent ? "yes" : "no", (unsigned)hr);
     return SUCCEEDED(hr) && cap.HypervisorPresent;
 }
@@ -265,11 +256,11 @@ static void run_pack(const struct pack *p, unsigned *passed, unsigned *failed)
 {
     char why[200];
     if (!pack_validate(p, why, sizeof why)) {
-        say("exits: bad pack: %s", why);
+        note("exits: bad pack: %s", why);
         return;
     }
     if (!watchdog_init()) {
-        say("exits: cannot create the timer event that bounds every run");
+        note("exits: cannot create the timer event that bounds every run");
         return;
     }
     run_suite(p, passed, failed);
@@ -285,6 +276,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         run_pack(&p, &passed, &failed);
         FreePool((VOID *)p.bytes);
     }
-    say("exits: %u passed, %u failed", passed, failed);
+    note("exits: %u passed, %u failed", passed, failed);
     return EFI_SUCCESS;
 }
