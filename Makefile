@@ -34,7 +34,7 @@ CORE_SRCS := arch/x86/format.c arch/x86/gdt.c arch/x86/idt.c arch/x86/log.c arch
 CORE_ASM := arch/x86/isr.asm vmx/vmx_entry.asm
 CORE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -DHV_CORE -ffreestanding -fno-pic -fno-pie \
                -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
-               -fno-asynchronous-unwind-tables -fno-omit-frame-pointer
+               -fno-asynchronous-unwind-tables -fno-omit-frame-pointer $(CORE_EXTRA_CFLAGS)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/core/%.o) $(CORE_ASM:%.asm=$(BUILD)/core/%.o)
 
 # ---- GNU-EFI applications: the loader and the root-partition test payload
@@ -62,7 +62,7 @@ SCRIPTS ?= tests/exits
 ESP := $(BUILD)/esp
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps host-test test run image exits bench clean
+.PHONY: all deps host-test test run image exits bench bench-profile clean
 all: $(BUILD)/esp.img
 
 deps: $(DEPS_STAMP)
@@ -145,6 +145,11 @@ host-test: $(BUILD)/host-tests
 # ---- benchmarks: not part of make test (emulated ticks, two boots)
 bench: $(BUILD)/bench.efi $(BUILD)/loader.efi
 	tools/run-bench.sh
+
+# The same boots with the Run path's tick profile compiled in (vmx/profile.h), in its own build folder.
+bench-profile:
+	$(MAKE) BUILD=build-profile CORE_EXTRA_CFLAGS=-DHV_PROFILE build-profile/bench.efi build-profile/loader.efi
+	BUILD=build-profile BENCH_PROFILE=1 tools/run-bench.sh
 
 # ---- the exit-script suite: host compiler + in-root runner
 $(BUILD)/exitc: $(EXITC_SRCS) tools/exit_pack.h $(HEADERS)

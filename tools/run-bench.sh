@@ -56,4 +56,8 @@ printf '%-22s %14s bytes\n' "pool at rest" "$(get pool_bytes_at_rest)"
 } > "$BUILD/bench.json"
 if [ "$r1" = "$r2" ]; then echo "bench: both runs gave identical ticks"; else echo "bench: the two runs differ:"; diff <(echo "$r1") <(echo "$r2"); fi
 echo "bench: figures in $BUILD/bench.json"
+if [ -n "${BENCH_PROFILE:-}" ]; then   # make bench-profile: where each loop's ticks went (vmx/profile.h)
+  echo "bench: profile of the first run, ticks per Run (each mark adds about 19 ticks):"
+  clean_serial "$BUILD/bench-1/com1.txt" | grep -E 'bench: profile|profile: cpu' | sed 's/^.*profile: cpu/  cpu/'
+fi
 [ "$r1" = "$r2" ]

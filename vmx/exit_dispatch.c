@@ -7,6 +7,7 @@
 #include "vmx/inject.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
+#include "vmx/profile.h"
 #include "vmx/vp_run.h"
 
 void vmx_exit_resume(void) __attribute__((noreturn));
@@ -68,11 +69,13 @@ void vmx_exit_handler(struct cpu *c)
     uint32_t basic = reason & 0xFFFF;
     c->exits[basic < HV_STATS_EXIT_REASONS ? basic : HV_STATS_EXIT_REASONS - 1]++;
     if (c->run_vp) {
+        prof_mark(c, PROF_TRANSIT);
         vp_exit(c, reason);
         if (c->nmi_pending && !c->run_vp)
             deliver_pending_nmi(c);
         return;
     }
+    prof_mark(c, PROF_ROOT);
     if (reason & VMX_EXIT_REASON_ENTRY_FAILURE)
         hv_panic(c, "VM entry of the root partition failed (guest state or MSR loading)");
     exit_handler_fn *h = basic < VMX_EXIT_REASON_COUNT ? root_exit_handlers[basic] : 0;

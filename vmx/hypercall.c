@@ -1,6 +1,7 @@
 /* The root's hypercalls (api/hv_abi.h, docs/hypercall-abi.md). Only CPL 0 of the root may call; every
  * block is validated before a byte of it is touched; an unknown code is a status, never a crash. */
 #include "api/hv_abi.h"
+#include "arch/x86/log.h"
 #include "arch/x86/string.h"
 #include "vmx/exits.h"
 #include "vmx/hv.h"
@@ -8,6 +9,7 @@
 #include "vmx/hypercalls.h"
 #include "vmx/inject.h"
 #include "vmx/partition.h"
+#include "vmx/profile.h"
 #include "vmx/vp_run.h"
 
 /* The root's GPAs are host-physical (identity EPT), and the host maps physical memory 1:1. */
@@ -70,6 +72,7 @@ static uint16_t hc_get_stats(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     s.pool_pages_free = hv.pool.pages - hv.pool.used;
     s.root_ept_pages = hv.root_ept.table_pages;
     s.cpus_virtualized = hv.cpus_virtualized;
+    prof_report();
     return write_root_block(out_gpa, &s, sizeof s);
 }
 
@@ -92,6 +95,31 @@ static uint16_t hc_self_check(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     s.partitions = partition_census(&s.vps);
     return write_root_block(out_gpa, &s, sizeof s);
 }
+
+#ifdef HV_PROFILE
+static const char *const prof_names[PROF_POINTS] = {
+    "root", "run_checks", "claim", "tlb", "state_in", "vmcs_in", "transit", "decode", "fetch",
+    "vp_context", "state_out", "vmcs_out", "copy",
+};
+
+/* Averages since the last report, per CPU that ran a VP (vmx/profile.h), then a fresh start. */
+void prof_report(void)
+{
+    for (unsigned i = 0; i < HV_MAX_CPUS; i++) {
+        struct cpu *k = hv.cpus[i];
+        if (!k || !k->prof_count[PROF_TRANSIT])
+            continue;
+        for (unsigned p = 0; p < PROF_POINTS; p++)
+            if (k->prof_count[p])
+                log_warn("profile: cpu %u %s=%llu (%llu)", i, prof_names[p],
+                         (unsigned long long)(k->prof_sum[p] / k->prof_count[p]),
+                         (unsigned long long)k->prof_count[p]);
+        memset(k->prof_sum, 0, sizeof k->prof_sum);
+        memset(k->prof_count, 0, sizeof k->prof_count);
+        k->prof_last = rdtsc();   /* the root's segment must not include the report's printing */
+    }
+}
+#endif
 
 static hypercall_fn *const hypercalls[] = {
     [HVCALL_GET_VERSION] = hc_get_version,

@@ -4,6 +4,7 @@
 #include "arch/x86/string.h"
 #include "vmx/hypercalls.h"
 #include "vmx/partition.h"
+#include "vmx/profile.h"
 #include "vmx/vp_registers.h"
 #include "vmx/vp_run.h"
 
@@ -108,6 +109,7 @@ uint16_t hc_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     uint16_t st = check_root_block(out_gpa, 224);
     if (st != HV_STATUS_SUCCESS)
         return st;
+    prof_mark(c, PROF_RUN_CHECKS);
     return vp_run_begin(c, a.partition, a.vp, out_gpa);
 }
 

@@ -47,6 +47,9 @@ struct cpu {
     uint64_t root_xcr0;
     uint64_t root_msrs[6];            /* KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK, TSC_AUX */
     uint64_t root_dr[4], root_dr6;
+#ifdef HV_PROFILE
+    uint64_t prof_last, prof_sum[16], prof_count[16];   /* vmx/profile.h */
+#endif
 };
 
 #define CHECK_OFFSET(type, field, value) \

@@ -16,6 +16,7 @@
 #include "vmx/guest_walk.h"
 #include "vmx/hv.h"
 #include "vmx/inject.h"
+#include "vmx/profile.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
 #include "vmx/vmx_ops.h"
@@ -44,8 +45,11 @@ static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
         invept(INVEPT_SINGLE_CONTEXT, p->eptp);
         p->cpu_ept_gen[c->index] = gen;
     }
+    prof_mark(c, PROF_TLB);
     vp_switch_to_vp(c, v);
+    prof_mark(c, PROF_STATE_IN);
     vp_vmcs_acquire(c, p, v);
+    prof_mark(c, PROF_VMCS_IN);
     c->current_regs = &v->regs;
     c->launch_pending = 1;
 }
@@ -56,7 +60,9 @@ static void switch_to_root(struct cpu *c, const WHV_RUN_VP_EXIT_CONTEXT *x)
 {
     struct vp *v = c->run_vp;
     vp_switch_to_root(c, v);
+    prof_mark(c, PROF_STATE_OUT);
     vp_vmcs_release(c, v);
+    prof_mark(c, PROF_VMCS_OUT);
     c->current_regs = &c->root_regs;
     c->launch_pending = 0;
     c->run_vp = 0;
@@ -67,6 +73,7 @@ static void switch_to_root(struct cpu *c, const WHV_RUN_VP_EXIT_CONTEXT *x)
     memcpy((void *)(uintptr_t)c->run_exit_gpa, x, sizeof *x);
     c->root_regs.gpr[R_RAX] = HV_STATUS_SUCCESS;
     advance_rip();   /* the root VMCS still holds its VMCALL exit's instruction length */
+    prof_mark(c, PROF_COPY);
 }
 
 /* The exit context starts all zeros. Exits that are mostly handled inside (see exits_zeroed_late) leave
@@ -90,6 +97,7 @@ static void report(struct cpu *c, WHV_RUN_VP_EXIT_CONTEXT *x, uint32_t basic)
 {
     exit_decode_vp_context(&live_vmcs, exit_decode_instruction_length(&live_vmcs, basic),
                            (uint8_t)c->run_vp->cr8, &x->VpContext);
+    prof_mark(c, PROF_VP_CONTEXT);
     switch_to_root(c, x);
 }
 
@@ -330,7 +338,9 @@ static enum vp_action on_io(struct cpu *c, struct partition *p, struct vp *v, WH
 {
     x->ExitReason = WHvRunVpExitReasonX64IoPortAccess;
     exit_decode_io(&live_vmcs, &v->regs, c->caps.basic & VMX_BASIC_INS_OUTS_INFO, &x->IoPortAccess);
+    prof_mark(c, PROF_DECODE);
     x->IoPortAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->IoPortAccess.InstructionBytes);
+    prof_mark(c, PROF_FETCH);
     return VP_REPORT;
 }
 
@@ -529,6 +539,7 @@ uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t index, uint64_
     struct vp *v = vp_claim(partition, index, &p, &st);
     if (!v)
         return st;
+    prof_mark(c, PROF_CLAIM);
     c->run_exit_gpa = exit_gpa;
     switch_to_vp(c, p, v);
     if (v->cancel_pending) {
