@@ -16,7 +16,8 @@
 uint16_t check_root_block(uint64_t gpa, uint64_t len)
 {
     const struct hv_handoff *h = hv.handoff;
-    return hv_check_root_block(h->ram, h->ram_count, h->hv_base, h->hv_size, gpa, len, HV_BLOCK_ALIGN);
+    return hv_check_root_block_cached(&this_cpu()->block_cache, h->ram, h->ram_count, h->hv_base, h->hv_size,
+                                      gpa, len, HV_BLOCK_ALIGN);
 }
 
 uint16_t write_root_block(uint64_t gpa, const void *src, uint64_t len)

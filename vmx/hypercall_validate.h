@@ -12,4 +12,18 @@
 uint16_t hv_check_root_block(const struct hv_ram_range *ram, uint32_t ram_count, uint64_t hide_base,
                              uint64_t hide_size, uint64_t gpa, uint64_t len, uint64_t align);
 
+/* The same answer, with a memory of two pages that passed the check as whole pages. The RAM ranges and
+ * the hidden region are fixed at boot, so such a page stays plain root RAM: a block inside it needs only
+ * the alignment and length checks. The root's hot calls (Run, the register calls) reuse the same few
+ * stack pages, which the range search would otherwise scan on every call. One cache per CPU: no locks.
+ * Entries hold page | 1, so a zeroed cache holds nothing. */
+struct root_page_cache {
+    uint64_t page[2];
+    unsigned next;
+};
+
+uint16_t hv_check_root_block_cached(struct root_page_cache *k, const struct hv_ram_range *ram, uint32_t ram_count,
+                                    uint64_t hide_base, uint64_t hide_size, uint64_t gpa, uint64_t len,
+                                    uint64_t align);
+
 #endif

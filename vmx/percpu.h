@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "api/hv_abi.h"
 #include "arch/x86/gdt.h"
+#include "vmx/hypercall_validate.h"
 #include "vmx/regs_layout.h"
 #include "vmx/vmx_caps.h"
 
@@ -47,6 +48,7 @@ struct cpu {
     uint64_t root_xcr0;
     uint64_t root_msrs[6];            /* KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK, TSC_AUX */
     uint64_t root_dr[4], root_dr6;
+    struct root_page_cache block_cache;   /* pages of root RAM the block checks passed (hypercall_validate.h) */
 #ifdef HV_PROFILE
     uint64_t prof_last, prof_sum[16], prof_count[16];   /* vmx/profile.h */
 #endif

@@ -76,4 +76,40 @@ TEST(hypercall_block_validation_table)
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK_EQ(hv_check_root_block(ram, 2, hb, hs, cases[i].gpa, cases[i].len, cases[i].align),
                  cases[i].want);
+    /* The cached check gives the same answers, cold and warm, in this order and in reverse. */
+    struct root_page_cache k = { { 0, 0 }, 0 };
+    for (int round = 0; round < 4; round++)
+        for (unsigned j = 0; j < sizeof cases / sizeof cases[0]; j++) {
+            unsigned i = round & 1 ? sizeof cases / sizeof cases[0] - 1 - j : j;
+            CHECK_EQ(hv_check_root_block_cached(&k, ram, 2, hb, hs, cases[i].gpa, cases[i].len, cases[i].align),
+                     cases[i].want);
+        }
+}
+
+TEST(hypercall_block_cache_keeps_only_whole_pages)
+{
+    /* RAM ends 0x100 into page 0x9F000's neighbour: page 0xA0000 is part RAM, part hole. */
+    const struct hv_ram_range ram[] = { { 0x0, 0xA0100 } };
+    struct root_page_cache k = { { 0, 0 }, 0 };
+    /* A zeroed cache must not hold page 0. */
+    const struct hv_ram_range none[] = { { 0x100000, 0x100000 } };
+    CHECK_EQ(hv_check_root_block_cached(&k, none, 1, 0, 0, 0x0, 8, 8), HV_STATUS_ACCESS_DENIED);
+    /* A block in the RAM part of the mixed page passes, but the page is not remembered... */
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0xA0000, 8, 8), HV_STATUS_SUCCESS);
+    CHECK_EQ(k.page[0] | k.page[1], 0);
+    /* ...so its hole part stays denied. */
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0xA0100, 8, 8), HV_STATUS_ACCESS_DENIED);
+    /* A whole RAM page is remembered; a block crossing out of it is still checked in full. */
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x9F000, 8, 8), HV_STATUS_SUCCESS);
+    CHECK_EQ(k.page[0], 0x9F001);
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x9FFF8, 16, 8), HV_STATUS_SUCCESS);
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x9FFF8, 0x110, 8), HV_STATUS_ACCESS_DENIED);
+    /* Alignment and length are checked before the memory. */
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x9F004, 8, 8), HV_STATUS_INVALID_ALIGNMENT);
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x9F000, 0, 8), HV_STATUS_INVALID_PARAMETER);
+    /* Two entries, replaced in turn. */
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x1000, 8, 8), HV_STATUS_SUCCESS);
+    CHECK_EQ(hv_check_root_block_cached(&k, ram, 1, 0, 0, 0x2000, 8, 8), HV_STATUS_SUCCESS);
+    CHECK_EQ(k.page[0], 0x2001);
+    CHECK_EQ(k.page[1], 0x1001);
 }
