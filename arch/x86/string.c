@@ -5,6 +5,9 @@
 #include "arch/x86/string.h"
 #include <stdint.h>
 
+#undef memset   /* the functions themselves, not string.h's expansions */
+#undef memcpy
+
 void *memset(void *d, int c, size_t n)
 {
     uint64_t pattern = 0x0101010101010101ull * (uint8_t)c;
