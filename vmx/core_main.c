@@ -70,6 +70,10 @@ static int init_root_partition(const struct cpu *bsp)
     msr_bitmap_intercept(bm, MSR_IA32_FEATURE_CONTROL, true, true);
     for (uint32_t m = MSR_IA32_VMX_FIRST; m <= MSR_IA32_VMX_LAST; m++)
         msr_bitmap_intercept(bm, m, true, false);
+    uint32_t kept[5];
+    vp_switch_init();
+    for (unsigned i = 0, n = vp_switch_root_msrs_cached(kept); i < n; i++)
+        msr_bitmap_intercept(bm, kept[i], false, true);
     memset((void *)(uintptr_t)hv.ones_page, 0xFF, 4096);
 
     bool leaf_1g = bsp->caps.ept_vpid & EPT_CAP_LEAF_1G;

@@ -9,6 +9,7 @@
 
 void exit_init(struct cpu *c)
 {
+    c->root_msrs_cached = false;   /* whatever the reset does to them, the next Run reads them again */
     if (c->is_bsp) {
         /* The BSP does not wait for a SIPI: it restarts at the reset vector (SDM vol. 3, 10.4.2). */
         root_vmcs_load_reset_state(c);

@@ -1,10 +1,11 @@
 /* RDMSR/WRMSR from the root. The MSR bitmap sends only these here: the VMX capability MSRs and
- * IA32_FEATURE_CONTROL (VT-x is hidden), and MSRs outside the bitmap's ranges, which are passed to the
+ * IA32_FEATURE_CONTROL (VT-x is hidden), writes of the syscall MSRs a Run keeps (vmx/vp_switch.h), and MSRs outside the bitmap's ranges, which are passed to the
  * hardware with a fault-safe access (a #GP there becomes the root's #GP, as without us). */
 #include "arch/x86/idt.h"
 #include "arch/x86/msr.h"
 #include "vmx/exits.h"
 #include "vmx/inject.h"
+#include "vmx/vp_switch.h"
 
 static int is_vmx_capability(uint32_t msr) { return msr >= MSR_IA32_VMX_FIRST && msr <= MSR_IA32_VMX_LAST; }
 
@@ -34,5 +35,6 @@ void exit_wrmsr(struct cpu *c)
         inject_gp0();
         return;
     }
+    vp_switch_root_msr_written(c, msr);   /* a syscall MSR whose value a Run had kept */
     advance_rip();
 }

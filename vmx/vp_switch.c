@@ -193,12 +193,43 @@ static unsigned msr_count(void)
     return sw.tsc_aux ? 6 : 5;
 }
 
+#define KERNEL_GS_BASE_INDEX 0       /* the one switched MSR the root changes without an exit (SWAPGS) */
+
+bool vp_switch_root_msr_cached(uint32_t msr)
+{
+    return vp_switched_msr_index(msr) > KERNEL_GS_BASE_INDEX;
+}
+
+unsigned vp_switch_root_msrs_cached(uint32_t out[5])
+{
+    unsigned n = 0;
+    for (unsigned i = KERNEL_GS_BASE_INDEX + 1; i < msr_count(); i++)
+        out[n++] = switched_msrs[i];
+    return n;
+}
+
+void vp_switch_root_msr_written(struct cpu *c, uint32_t msr)
+{
+    if (vp_switch_root_msr_cached(msr))
+        c->root_msrs_cached = false;
+}
+
+static void read_root_msrs(struct cpu *c)
+{
+    c->root_msrs[KERNEL_GS_BASE_INDEX] = rdmsr(switched_msrs[KERNEL_GS_BASE_INDEX]);
+    if (c->root_msrs_cached)
+        return;
+    for (unsigned i = KERNEL_GS_BASE_INDEX + 1; i < msr_count(); i++)
+        c->root_msrs[i] = rdmsr(switched_msrs[i]);
+    c->root_msrs_cached = true;
+}
+
 /* The register API checked the values; a refusal here would leave the root's value in place, so the
  * VP's slot is set to what the CPU holds instead. */
 static void msrs_to_vp(struct cpu *c, struct vp *v)
 {
+    read_root_msrs(c);
     for (unsigned i = 0; i < msr_count(); i++) {
-        c->root_msrs[i] = rdmsr(switched_msrs[i]);
         uint64_t *slot = &v->syscall_msrs[i];
         if (*slot != c->root_msrs[i] && wrmsr_safe(switched_msrs[i], *slot) != 0)
             *slot = c->root_msrs[i];

@@ -32,6 +32,15 @@ int vp_switched_msr_index(uint32_t msr);   /* its index in struct vp's syscall_m
 uint64_t vp_switched_msr_read(int index);
 bool vp_switched_msr_write(struct vp *v, int index, uint64_t value);
 
+/* The root's STAR, LSTAR, CSTAR, SFMASK and TSC_AUX change only by WRMSR, so a CPU reads them at its
+ * first Run and keeps them: the root's writes of them exit (MSR bitmap, vp_switch_root_msrs_cached) and
+ * forget the copy (vp_switch_root_msr_written). KERNEL_GS_BASE changes by SWAPGS, without an exit: it is
+ * read at every Run. Saves five RDMSRs a Run. */
+bool vp_switch_root_msr_cached(uint32_t msr);
+void vp_switch_root_msr_written(struct cpu *c, uint32_t msr);
+/* The MSR numbers the root's MSR bitmap must send here on a write (count returned, at most 5). */
+unsigned vp_switch_root_msrs_cached(uint32_t out[5]);
+
 /* The FXSAVE-format part of a VP's FPU area as the register API reads and writes it (x87, MMX, SSE),
  * with components XSAVE recorded as in their init state written out as such. */
 uint8_t *vp_fpu_legacy(struct vp *v);

@@ -5,6 +5,7 @@
 #include <efilib.h>
 #include "api/hv_abi.h"
 #include "api/whv_platform.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/string.h"
 #include "tests/payload/rootcheck.h"
 
@@ -27,6 +28,9 @@ static const uint8_t cpuid_guest[] = { 0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F,
 /* movd eax, xmm5; out 0xE9, eax; mov eax, 0x5A5A5A5A; movd xmm5, eax; hlt (CR4.OSFXSR set by the VMM) */
 static const uint8_t xmm_guest[] = { 0x66, 0x0F, 0x7E, 0xE8, 0x66, 0xE7, 0xE9, 0x66, 0xB8, 0x5A, 0x5A, 0x5A, 0x5A,
                                      0x66, 0x0F, 0x6E, 0xE8, 0xF4 };
+
+/* mov ecx, 0xC0000082; rdmsr; out 0x80, al; hlt: the VP reads its own LSTAR (RIP stays at the OUT) */
+static const uint8_t lstar_guest[] = { 0x66, 0xB9, 0x82, 0x00, 0x00, 0xC0, 0x0F, 0x32, 0xE6, 0x80, 0xF4 };
 
 struct child {
     WHV_PARTITION_HANDLE part;
@@ -359,6 +363,39 @@ static void check_fpu_isolation(void)
     child_destroy(&ch);
 }
 
+#define MSR_LSTAR 0xC0000082u
+
+/* The syscall MSRs are the VP's own while it runs and the root's after, including a value the root
+ * writes between two Runs: the hypervisor keeps the root's LSTAR across Runs (vmx/vp_switch.h) and must
+ * forget it when the root writes it. The firmware makes no SYSCALLs, so the root's LSTAR may change
+ * here; it is put back at the end. */
+static void check_syscall_msr_isolation(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    WHV_REGISTER_VALUE lstar;
+    const uint64_t vp_value = 0x12345000ull, root1 = 0xFFFF800000111000ull, root2 = 0xFFFF800000222000ull;
+    memset(&x, 0, sizeof x);
+    memset(&lstar, 0, sizeof lstar);
+    lstar.Reg64 = vp_value;
+    uint64_t saved = rdmsr(MSR_LSTAR);
+    int ok = child_create(&ch, lstar_guest, sizeof lstar_guest, 0, 0, 0) &&
+             SUCCEEDED(set_reg(&ch, WHvX64RegisterLstar, lstar));
+    wrmsr(MSR_LSTAR, root1);
+    ok = ok && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    uint64_t vp_read = x.IoPortAccess.Rax, after1 = rdmsr(MSR_LSTAR);
+    wrmsr(MSR_LSTAR, root2);
+    ok = ok && SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    uint64_t after2 = rdmsr(MSR_LSTAR);
+    wrmsr(MSR_LSTAR, saved);
+    check(ok && x.ExitReason == WHvRunVpExitReasonX64IoPortAccess && (uint32_t)vp_read == (uint32_t)vp_value &&
+          after1 == root1 && after2 == root2,
+          "syscall MSRs: the VP reads its LSTAR (0x%llx), the root gets back its own after each Run, also one "
+          "written between Runs (0x%llx, 0x%llx)", (unsigned long long)vp_read, (unsigned long long)after1,
+          (unsigned long long)after2);
+    child_destroy(&ch);
+}
+
 void check_partitions(void)
 {
     uint64_t before = pool_pages_used();
@@ -371,6 +408,7 @@ void check_partitions(void)
     check_guest_memory_calls();
     check_capability_and_properties();
     check_fpu_isolation();
+    check_syscall_msr_isolation();
     uint64_t after = pool_pages_used();
     check(after == before, "partitions created and deleted leave the pool as it was (%llu pages before, %llu after)",
           (unsigned long long)before, (unsigned long long)after);
