@@ -17,7 +17,7 @@ BUILD_ID := hvx 0.1.0 (git $(GIT_REV))
 # ---- pure C shared by the core/loader and the host unit tests
 PURE_SRCS := arch/x86/format.c arch/x86/mtrr.c boot/config.c boot/cpu_check.c boot/host_paging.c \
              boot/memmap.c vmx/ept.c vmx/hypercall_validate.c vmx/segment.c vmx/vmx_caps.c vmx/vmx_errors.c \
-             vmx/exit_decode.c vmx/gpa_map.c vmx/guest_walk.c api/whv_lib.c api/hv_transport.c
+             vmx/exit_decode.c vmx/gpa_map.c vmx/guest_walk.c api/whv_lib.c api/whv_deferred.c api/hv_transport.c
 HOST_TEST_SRCS := $(wildcard tests/host/*.c) $(filter-out tools/exitc_main.c,$(wildcard tools/exitc*.c))
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -DHOST_TEST \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -50,11 +50,11 @@ LOADER_SRCS := boot/loader.c boot/config.c boot/cpu_check.c boot/host_paging.c a
 LOADER_OBJS := $(LOADER_SRCS:%.c=$(BUILD)/efi/%.o) $(BUILD)/efi/boot/enter.o $(BUILD)/efi/boot/core_blob.o
 PAYLOAD_OBJS := $(BUILD)/efi/tests/payload/rootcheck.o $(BUILD)/efi/tests/payload/partcheck.o \
                 $(BUILD)/efi/tests/payload/console.o \
-                $(BUILD)/efi/tests/payload/probe.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+                $(BUILD)/efi/tests/payload/probe.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/whv_deferred.o $(BUILD)/efi/api/hv_transport.o \
                 $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 
 EXITS_OBJS := $(patsubst %.c,$(BUILD)/efi/%.o,$(wildcard tests/payload/exitrun*.c)) $(BUILD)/efi/tests/payload/console.o \
-              $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+              $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/whv_deferred.o $(BUILD)/efi/api/hv_transport.o \
               $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 EXITC_SRCS := $(wildcard tools/exitc*.c)
 SCRIPTS ?= tests/exits
@@ -112,7 +112,7 @@ $(BUILD)/loader.so: $(LOADER_OBJS)
 $(BUILD)/rootcheck.so: $(PAYLOAD_OBJS)
 $(BUILD)/exits.so: $(EXITS_OBJS)
 BENCH_OBJS := $(BUILD)/efi/tests/payload/bench.o $(BUILD)/efi/tests/payload/console.o \
-              $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+              $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/whv_deferred.o $(BUILD)/efi/api/hv_transport.o \
               $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 $(BUILD)/bench.so: $(BENCH_OBJS)
 

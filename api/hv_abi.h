@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define HV_ABI_VERSION_MAJOR 1
-#define HV_ABI_VERSION_MINOR 2
+#define HV_ABI_VERSION_MINOR 3
 #define HV_ABI_VERSION ((HV_ABI_VERSION_MAJOR << 16) | HV_ABI_VERSION_MINOR)
 
 /* CPUID leaves the hypervisor adds (CPUID.1:ECX bit 31 tells they exist). */
@@ -42,6 +42,8 @@ enum hv_call_code {
     HVCALL_TRANSLATE_GVA = 0x001D,           /* in: struct hv_translate_gva_in; out: hv_translate_gva_out */
     HVCALL_READ_GPA = 0x001E,                /* in: struct hv_gpa_access_in; out: size bytes */
     HVCALL_WRITE_GPA = 0x001F,               /* in: struct hv_gpa_access_in + size bytes */
+    /* ABI 1.3: SET_VP_REGISTERS then RUN_VP in one call, for the VMM loop's "advance RIP, run again". */
+    HVCALL_SET_REGISTERS_AND_RUN_VP = 0x0020, /* in: as SET_VP_REGISTERS (RIP and GPRs only); out: as RUN_VP */
 };
 
 /* Hyper-V status numbering (TLFS); the management library reports them as 0xC0350000 | status. */
@@ -179,6 +181,14 @@ _Static_assert(sizeof(struct hv_gpa_access_in) == 24, "hv_gpa_access_in layout")
 static inline uint32_t hv_registers_values_offset(uint32_t count)
 {
     return (uint32_t)((sizeof(struct hv_vp_registers_in) + count * 4u + 15u) & ~15u);
+}
+
+/* HVCALL_SET_REGISTERS_AND_RUN_VP names only registers whose every value is valid, so applying them
+ * cannot fail once the VP is claimed: RAX..R15 (WHV names 0..15) and RIP (16), each at most once. */
+#define HV_RUN_REGISTERS_MAX 17u
+static inline int hv_run_register_name_ok(uint32_t name)
+{
+    return name <= 16u;   /* WHvX64RegisterRax .. WHvX64RegisterR15, WHvX64RegisterRip */
 }
 
 /* ---- HVCALL_SELF_CHECK (0x0003): the hypervisor's view of itself, for fuzzers and health checks. */

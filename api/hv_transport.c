@@ -7,8 +7,8 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/string.h"
 
-/* The partition calls arrived in ABI 1.1; a later 1.x keeps them, a 2.x may not. */
-#define MIN_ABI_VERSION ((1u << 16) | 1u)
+/* HVCALL_SET_REGISTERS_AND_RUN_VP arrived in ABI 1.3; a later 1.x keeps it, a 2.x may not. */
+#define MIN_ABI_VERSION ((1u << 16) | 3u)
 
 /* NULL stands for the default, so no pointer here needs a load-time relocation in a -fpic EFI image. */
 static hv_transport_fn installed_transport;

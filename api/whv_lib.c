@@ -12,6 +12,7 @@
 
 #include "api/hv_abi.h"
 #include "api/hv_transport.h"
+#include "api/whv_deferred.h"
 #include "api/whv_platform.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/string.h"
@@ -214,6 +215,7 @@ HRESULT WINAPI WHvSetupPartition(WHV_PARTITION_HANDLE Partition)
 
 HRESULT WINAPI WHvDeletePartition(WHV_PARTITION_HANDLE Partition)
 {
+    whv_deferred_forget_partition(partition_id(Partition));
     return partition_call(Partition, HVCALL_DELETE_PARTITION);
 }
 
@@ -363,6 +365,7 @@ HRESULT WINAPI WHvDeleteVirtualProcessor(WHV_PARTITION_HANDLE Partition, UINT32 
 {
     if (!Partition)
         return E_HANDLE;
+    whv_deferred_disarm(partition_id(Partition), VpIndex);   /* held writes die with the VP */
     return vp_call(Partition, VpIndex, 0, HVCALL_DELETE_VP, NULL);
 }
 
@@ -380,6 +383,52 @@ static void copy_exit_context(void *dst, const void *src, size_t n)
                      : "+D"(dst), "+S"(src), "+c"(words) : "r"(tail) : "memory");
 }
 
+static HRESULT set_registers_call(WHV_PARTITION_HANDLE partition, UINT32 vp, const WHV_REGISTER_NAME *names,
+                                  UINT32 count, const WHV_REGISTER_VALUE *values, uint64_t code, void *out);
+
+/* HVCALL_SET_REGISTERS_AND_RUN_VP's block for the held writes: at most HV_RUN_REGISTERS_MAX, so a
+ * small block, filled by word (this is the VMM loop's path; libefi's memcpy goes byte by byte). */
+union run_registers_block {
+    struct hv_vp_registers_in head;
+    uint64_t words[(16 + (HV_RUN_REGISTERS_MAX * 4 + 15) / 16 * 16 + HV_RUN_REGISTERS_MAX * 16) / 8];
+} BLOCK_ALIGNED(512);
+ASSERT_FITS_ALIGNMENT(union run_registers_block, 512);
+
+static HRESULT run_with_writes(WHV_PARTITION_HANDLE partition, UINT32 vp, const struct whv_deferred_writes *w,
+                               WHV_RUN_VP_EXIT_CONTEXT *exit)
+{
+    union run_registers_block block;
+    block.head = (struct hv_vp_registers_in){ .partition = partition_id(partition), .vp = vp, .count = w->count };
+    uint32_t *names = (uint32_t *)(block.words + 2);
+    uint32_t values_offset = hv_registers_values_offset(w->count);
+    for (uint32_t i = 0; i < (values_offset - 16) / 4; i++)   /* names, then zeros up to the values */
+        names[i] = i < w->count ? w->names[i] : 0;
+    uint64_t *values = block.words + values_offset / 8;
+    for (uint32_t i = 0; i < w->count; i++) {
+        values[2 * i] = w->values[i].Reg128.Low64;
+        values[2 * i + 1] = w->values[i].Reg128.High64;
+    }
+    return call(HVCALL_SET_REGISTERS_AND_RUN_VP, &block, exit);
+}
+
+_Static_assert(WHvX64RegisterRax == 0 && WHvX64RegisterR15 == 15 && WHvX64RegisterRip == 16,
+               "hv_run_register_name_ok's numbers");
+
+/* Writes held for (partition, vp) go out now, before a call that could observe them. On failure the VP's
+ * state is unknown to the library: nothing more is held for it until its next successful Run. */
+static HRESULT flush_held_writes(WHV_PARTITION_HANDLE partition, UINT32 vp)
+{
+    struct whv_deferred_writes held;
+    uint32_t n = whv_deferred_take_for_flush(partition_id(partition), vp, &held);
+    if (n == 0)
+        return S_OK;
+    HRESULT hr = set_registers_call(partition, vp, (const WHV_REGISTER_NAME *)held.names, n, held.values,
+                                    HVCALL_SET_VP_REGISTERS, NULL);
+    if (FAILED(hr))
+        whv_deferred_disarm(partition_id(partition), vp);
+    return hr;
+}
+
 HRESULT WINAPI WHvRunVirtualProcessor(WHV_PARTITION_HANDLE Partition, UINT32 VpIndex, VOID *ExitContext,
                                       UINT32 ExitContextSizeInBytes)
 {
@@ -392,9 +441,17 @@ HRESULT WINAPI WHvRunVirtualProcessor(WHV_PARTITION_HANDLE Partition, UINT32 VpI
     /* No pre-zeroing: on success the hypervisor writes all 224 bytes (docs/hypercall-abi.md). This is
      * the VMM's hottest call: the copy is by qwords (libefi's memcpy goes byte by byte). */
     WHV_RUN_VP_EXIT_CONTEXT exit EXIT_BLOCK;
-    HRESULT hr = vp_call(Partition, VpIndex, 0, HVCALL_RUN_VP, &exit);
-    if (SUCCEEDED(hr))
+    /* Writes held since the last Run (whv_deferred.h) ride along: one hypercall for the VMM loop. If the
+     * call fails they were not made (the hypervisor checks everything first) and are dropped, as the VP
+     * is not in a state where they could be (docs/whv-library.md). */
+    struct whv_deferred_writes held;
+    uint32_t n = whv_deferred_take_for_run(partition_id(Partition), VpIndex, &held);
+    HRESULT hr = n ? run_with_writes(Partition, VpIndex, &held, &exit)
+                   : vp_call(Partition, VpIndex, 0, HVCALL_RUN_VP, &exit);
+    if (SUCCEEDED(hr)) {
         copy_exit_context(ExitContext, &exit, MIN(ExitContextSizeInBytes, (UINT32)sizeof exit));
+        whv_deferred_arm(partition_id(Partition), VpIndex);
+    }
     return hr;
 }
 
@@ -425,7 +482,7 @@ static HRESULT get_registers_call(WHV_PARTITION_HANDLE partition, UINT32 vp, con
 }
 
 static HRESULT set_registers_call(WHV_PARTITION_HANDLE partition, UINT32 vp, const WHV_REGISTER_NAME *names,
-                                  UINT32 count, const WHV_REGISTER_VALUE *values)
+                                  UINT32 count, const WHV_REGISTER_VALUE *values, uint64_t code, void *out)
 {
     union registers_set_block block;
     block.head = registers_head(partition, vp, count);
@@ -434,7 +491,7 @@ static HRESULT set_registers_call(WHV_PARTITION_HANDLE partition, UINT32 vp, con
     memcpy(block.bytes + sizeof block.head, names, count * sizeof *names);
     memset(block.bytes + names_end, 0, values_offset - names_end); /* the padding, never stack bytes */
     memcpy(block.bytes + values_offset, values, count * sizeof *values);
-    return call(HVCALL_SET_VP_REGISTERS, &block, NULL);
+    return call(code, &block, out);
 }
 
 /* Zero registers is a complete request: S_OK without a hypercall, as a rep hypercall with count 0. */
@@ -446,7 +503,7 @@ HRESULT WINAPI WHvGetVirtualProcessorRegisters(WHV_PARTITION_HANDLE Partition, U
         return E_HANDLE;
     if (RegisterCount != 0 && (!RegisterNames || !RegisterValues))
         return E_POINTER;
-    HRESULT hr = S_OK;
+    HRESULT hr = flush_held_writes(Partition, VpIndex);
     for (UINT32 done = 0, n; done < RegisterCount && SUCCEEDED(hr); done += n) {
         n = registers_in_next_call(RegisterCount - done);
         hr = get_registers_call(Partition, VpIndex, RegisterNames + done, n, RegisterValues + done);
@@ -462,11 +519,17 @@ HRESULT WINAPI WHvSetVirtualProcessorRegisters(WHV_PARTITION_HANDLE Partition, U
         return E_HANDLE;
     if (RegisterCount != 0 && (!RegisterNames || !RegisterValues))
         return E_POINTER;
-    HRESULT hr = S_OK;
+    /* RIP and GPRs of a VP that last returned from a Run wait for its next Run (whv_deferred.h). */
+    if (whv_deferred_add(partition_id(Partition), VpIndex, RegisterNames, RegisterCount, RegisterValues))
+        return S_OK;
+    HRESULT hr = flush_held_writes(Partition, VpIndex);   /* earlier writes first */
     for (UINT32 done = 0, n; done < RegisterCount && SUCCEEDED(hr); done += n) {
         n = registers_in_next_call(RegisterCount - done);
-        hr = set_registers_call(Partition, VpIndex, RegisterNames + done, n, RegisterValues + done);
+        hr = set_registers_call(Partition, VpIndex, RegisterNames + done, n, RegisterValues + done,
+                                HVCALL_SET_VP_REGISTERS, NULL);
     }
+    if (FAILED(hr))
+        whv_deferred_disarm(partition_id(Partition), VpIndex);
     return hr;
 }
 
@@ -490,7 +553,9 @@ HRESULT WINAPI WHvTranslateGva(WHV_PARTITION_HANDLE Partition, UINT32 VpIndex, W
         .partition = partition_id(Partition), .vp = VpIndex, .flags = (uint32_t)TranslateFlags, .gva = Gva,
     };
     struct hv_translate_gva_out out SMALL_BLOCK = { 0, 0, 0 };
-    HRESULT hr = call(HVCALL_TRANSLATE_GVA, &in, &out);
+    HRESULT hr = flush_held_writes(Partition, VpIndex);   /* the walk reads the VP's state as it is now */
+    if (SUCCEEDED(hr))
+        hr = call(HVCALL_TRANSLATE_GVA, &in, &out);
     if (SUCCEEDED(hr)) {
         memset(TranslationResult, 0, sizeof *TranslationResult);
         TranslationResult->ResultCode = (WHV_TRANSLATE_GVA_RESULT_CODE)out.result_code;

@@ -156,32 +156,46 @@ static uint64_t guest_visible_cr0(const struct vmcs_view *v)
     return (VIEW_READ(v, VMCS_GUEST_CR0) & ~mask) | (shadow & mask);
 }
 
-static WHV_X64_VP_EXECUTION_STATE execution_state(const struct vmcs_view *v)
+static WHV_X64_VP_EXECUTION_STATE execution_state(const struct vmcs_view *v, struct vp_context_raw *raw)
 {
     WHV_X64_VP_EXECUTION_STATE st;
-    uint64_t cr0 = guest_visible_cr0(v);
+    uint64_t cr0 = raw->cr0 = guest_visible_cr0(v);
     uint32_t interruptibility = (uint32_t)VIEW_READ(v, VMCS_GUEST_INTERRUPTIBILITY);
     st.AsUINT16 = 0;
-    st.Cpl = (VIEW_READ(v, VMCS_GUEST_SS_AR) >> AR_DPL_SHIFT) & AR_DPL_MASK;
+    raw->ss_ar = (uint32_t)VIEW_READ(v, VMCS_GUEST_SS_AR);
+    st.Cpl = (raw->ss_ar >> AR_DPL_SHIFT) & AR_DPL_MASK;
     st.Cr0Pe = (cr0 & CR0_PE) != 0;
     st.Cr0Am = (cr0 & CR0_AM) != 0;
-    st.EferLma = (VIEW_READ(v, VMCS_GUEST_EFER) & EFER_LMA) != 0;
+    raw->efer = VIEW_READ(v, VMCS_GUEST_EFER);
+    st.EferLma = (raw->efer & EFER_LMA) != 0;
     st.DebugActive = (VIEW_READ(v, VMCS_GUEST_DR7) & DR7_BREAKPOINT_ENABLES) != 0;
     st.InterruptionPending = (VIEW_READ(v, VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) != 0;
     st.InterruptShadow = (interruptibility & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)) != 0;
     return st;
 }
 
+void exit_decode_vp_context_raw(const struct vmcs_view *v, uint32_t instruction_length, uint8_t cr8,
+                                WHV_VP_EXIT_CONTEXT *out, struct vp_context_raw *raw)
+{
+    memset(out, 0, sizeof *out);
+    out->ExecutionState = execution_state(v, raw);
+    out->InstructionLength = instruction_length <= MAX_INSTRUCTION_LENGTH ? instruction_length : 0;
+    out->Cr8 = cr8 & 0xFu;
+    const struct segment_fields *cs = &guest_segment_fields[SEG_CS];
+    out->Cs.Base = raw->cs_base = VIEW_READ(v, cs->base);
+    out->Cs.Limit = (UINT32)VIEW_READ(v, cs->limit);
+    out->Cs.Selector = (UINT16)VIEW_READ(v, cs->selector);
+    raw->cs_ar = (uint32_t)VIEW_READ(v, cs->access_rights);
+    out->Cs.Attributes = segment_whv_attributes(raw->cs_ar);
+    out->Rip = raw->rip = VIEW_READ(v, VMCS_GUEST_RIP);
+    out->Rflags = VIEW_READ(v, VMCS_GUEST_RFLAGS);
+}
+
 void exit_decode_vp_context(const struct vmcs_view *v, uint32_t instruction_length, uint8_t cr8,
                             WHV_VP_EXIT_CONTEXT *out)
 {
-    memset(out, 0, sizeof *out);
-    out->ExecutionState = execution_state(v);
-    out->InstructionLength = instruction_length <= MAX_INSTRUCTION_LENGTH ? instruction_length : 0;
-    out->Cr8 = cr8 & 0xFu;
-    out->Cs = read_guest_segment(v, SEG_CS);
-    out->Rip = VIEW_READ(v, VMCS_GUEST_RIP);
-    out->Rflags = VIEW_READ(v, VMCS_GUEST_RFLAGS);
+    struct vp_context_raw raw;
+    exit_decode_vp_context_raw(v, instruction_length, cr8, out, &raw);
 }
 
 /* ---- I/O instructions (SDM Table 28-5 qualification, Table 28-8 instruction information) */

@@ -82,6 +82,16 @@ uint32_t exit_decode_instruction_length(const struct vmcs_view *v, uint32_t basi
 void exit_decode_vp_context(const struct vmcs_view *v, uint32_t instruction_length, uint8_t cr8,
                             WHV_VP_EXIT_CONTEXT *out);
 
+/* What exit_decode_vp_context read on the way that the instruction fetch needs too, so an exit that
+ * reports both reads each field once: the guest-visible CR0, EFER, CS base and access rights, SS access
+ * rights (CPL), RIP. */
+struct vp_context_raw {
+    uint64_t cr0, efer, cs_base, rip;
+    uint32_t cs_ar, ss_ar;
+};
+void exit_decode_vp_context_raw(const struct vmcs_view *v, uint32_t instruction_length, uint8_t cr8,
+                                WHV_VP_EXIT_CONTEXT *out, struct vp_context_raw *raw);
+
 /* WHV_X64_IO_PORT_ACCESS_CONTEXT from the I/O exit qualification (SDM Table 28-5: bits 2:0 size - 1,
  * bit 3 IN, bit 4 string, bit 5 REP, bits 31:16 port): IsWrite = !IN, AccessSize 1/2/4, StringOp,
  * RepPrefix, PortNumber. Rax, Rcx, Rsi, Rdi are regs' values (before the instruction) for every I/O

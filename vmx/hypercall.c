@@ -142,6 +142,7 @@ static hypercall_fn *const hypercalls[] = {
     [HVCALL_TRANSLATE_GVA] = hc_translate_gva,
     [HVCALL_READ_GPA] = hc_read_gpa,
     [HVCALL_WRITE_GPA] = hc_write_gpa,
+    [HVCALL_SET_REGISTERS_AND_RUN_VP] = hc_set_registers_and_run_vp,
 };
 
 void exit_vmcall(struct cpu *c)

@@ -113,6 +113,31 @@ uint16_t hc_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
     return vp_run_begin(c, a.partition, a.vp, out_gpa);
 }
 
+/* SET_VP_REGISTERS then RUN_VP in one call (ABI 1.3). Every name is checked before anything changes, and
+ * only names whose every value is valid are accepted: once the VP is claimed the writes cannot fail, so
+ * the call either changes nothing (an error status) or writes them all and runs. */
+uint16_t hc_set_registers_and_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
+{
+    uint8_t in[hv_registers_values_offset(HV_RUN_REGISTERS_MAX) + HV_RUN_REGISTERS_MAX * 16]
+        __attribute__((aligned(16)));
+    READ_IN(struct hv_vp_registers_in, a);
+    if (a.count == 0 || a.count > HV_RUN_REGISTERS_MAX)
+        return HV_STATUS_INVALID_PARAMETER;
+    uint16_t st = read_root_block(in_gpa, in, hv_registers_values_offset(a.count) + a.count * 16);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    const uint32_t *names = (const uint32_t *)(in + sizeof a);
+    for (uint32_t i = 0; i < a.count; i++)
+        if (!hv_run_register_name_ok(names[i]))
+            return HV_STATUS_INVALID_PARAMETER;
+    st = check_root_block(out_gpa, 224);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    return vp_run_begin_with_registers(c, a.partition, a.vp, out_gpa, names,
+                                       (const WHV_REGISTER_VALUE *)(in + hv_registers_values_offset(a.count)),
+                                       a.count);
+}
+
 uint16_t hc_cancel_run_vp(struct cpu *c, uint64_t in_gpa, uint64_t out_gpa)
 {
     (void)c; (void)out_gpa;

@@ -42,6 +42,8 @@ struct cpu {
     struct partition *run_partition;
     uint64_t run_exit_gpa;            /* where the exit context goes in the root */
     uint32_t run_root_instr_len;      /* the root's VMCALL, completed when the run ends */
+    uint32_t run_exit_basic;          /* the VP's exit being handled: its basic reason */
+    bool run_context_done;            /* its VpContext is decoded already (vp_run.c) */
     /* The root's state that VMX does not switch, kept here while a VP runs (vmx/vp_switch.c). */
     uint64_t root_cr2;
     uint64_t root_fpu_pa;             /* a page: the root's XSAVE (or FXSAVE) image */

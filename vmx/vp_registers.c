@@ -151,6 +151,16 @@ uint16_t vp_get_register(const struct cpu *c, struct vp *v, uint32_t name, WHV_R
     }
 }
 
+void vp_set_gpr_or_rip(struct vp *v, uint32_t name, uint64_t value)
+{
+    if (name == WHvX64RegisterRip)
+        vmcs_writenat(VMCS_GUEST_RIP, value);
+    else if (name == WHvX64RegisterRsp)
+        vmcs_writenat(VMCS_GUEST_RSP, value);
+    else
+        v->regs.gpr[name] = value;
+}
+
 uint16_t vp_set_register(const struct cpu *c, struct vp *v, uint32_t name, const WHV_REGISTER_VALUE *in)
 {
     uint64_t x = in->Reg64;

@@ -20,6 +20,7 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx_errors.h"
 #include "vmx/vmx_ops.h"
+#include "vmx/vp_registers.h"
 #include "vmx/vp_switch.h"
 
 enum vp_action { VP_RESUME, VP_REPORT, VP_RESTART_ROOT };
@@ -93,15 +94,28 @@ static enum vp_action canceled(struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
     return VP_REPORT;
 }
 
+/* VpContext, and the fields it read that the instruction fetch needs too. Exits that report bytes
+ * decode it first (before the fetch); report() decodes it for the others. */
+static void decode_vp_context(struct cpu *c, WHV_RUN_VP_EXIT_CONTEXT *x, struct vp_context_raw *raw)
+{
+    exit_decode_vp_context_raw(&live_vmcs, exit_decode_instruction_length(&live_vmcs, c->run_exit_basic),
+                               (uint8_t)c->run_vp->cr8, &x->VpContext, raw);
+    c->run_context_done = true;
+    prof_mark(c, PROF_VP_CONTEXT);
+}
+
 static void report(struct cpu *c, WHV_RUN_VP_EXIT_CONTEXT *x, uint32_t basic)
 {
-    exit_decode_vp_context(&live_vmcs, exit_decode_instruction_length(&live_vmcs, basic),
-                           (uint8_t)c->run_vp->cr8, &x->VpContext);
-    prof_mark(c, PROF_VP_CONTEXT);
+    struct vp_context_raw raw;
+    c->run_exit_basic = basic;
+    if (!c->run_context_done)
+        decode_vp_context(c, x, &raw);
     switch_to_root(c, x);
 }
 
-static uint32_t fetch_instruction(const struct cpu *c, const struct partition *p, uint8_t out[16]);
+/* The VpContext (decoded now: the fetch reuses what it read) and up to 16 instruction bytes. */
+static uint32_t fetch_instruction(struct cpu *c, const struct partition *p, WHV_RUN_VP_EXIT_CONTEXT *x,
+                                  uint8_t out[16]);
 
 /* An exception the hypervisor raises for the guest (#UD for VMCALL without HypercallExit, #GP for an
  * unknown MSR) goes where a real one would: an Exception exit when the VMM asked for that vector, else
@@ -114,7 +128,7 @@ static enum vp_action raise_exception(struct cpu *c, struct partition *p, WHV_RU
         x->ExitReason = WHvRunVpExitReasonException;
         x->VpException.ExceptionType = vector;
         x->VpException.ExceptionInfo.ErrorCodeValid = has_error;
-        x->VpException.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->VpException.InstructionBytes);
+        x->VpException.InstructionByteCount = (UINT8)fetch_instruction(c, p, x, x->VpException.InstructionBytes);
         return VP_REPORT;
     }
     inject_hw_exception(vector, has_error, 0);
@@ -133,7 +147,7 @@ static enum vp_action on_exception(struct cpu *c, struct partition *p, struct vp
     }
     x->ExitReason = WHvRunVpExitReasonException;
     exit_decode_exception(&live_vmcs, &x->VpException);
-    x->VpException.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->VpException.InstructionBytes);
+    x->VpException.InstructionByteCount = (UINT8)fetch_instruction(c, p, x, x->VpException.InstructionBytes);
     return VP_REPORT;
 }
 
@@ -322,16 +336,24 @@ void vp_paging_state(const struct cpu *c, struct guest_paging_state *s)
 }
 
 /* Up to 16 instruction bytes from CS.base + RIP through the guest's paging and the GPA map: VMX does
- * not provide them, and VMMs need them to emulate I/O strings and MMIO. */
-static uint32_t fetch_instruction(const struct cpu *c, const struct partition *p, uint8_t out[16])
+ * not provide them, and VMMs need them to emulate I/O strings and MMIO. CR0, EFER, CPL, CS and RIP come
+ * from the VpContext decode; CR3 and CR4 matter only with paging on. */
+static uint32_t fetch_instruction(struct cpu *c, const struct partition *p, WHV_RUN_VP_EXIT_CONTEXT *x,
+                                  uint8_t out[16])
 {
+    struct vp_context_raw raw;
+    decode_vp_context(c, x, &raw);
     struct guest_memory mem;
     struct guest_paging_state s;
     vp_guest_memory(p, &mem);
-    vp_paging_state(c, &s);
-    bool long_mode = (s.efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & (1u << 13));
-    return guest_fetch_instruction(&mem, &s, vmcs_readnat(VMCS_GUEST_CS_BASE), vmcs_readnat(VMCS_GUEST_RIP),
-                                   long_mode, out);
+    s.cr0 = raw.cr0;
+    s.efer = raw.efer;
+    s.cpl = (raw.ss_ar >> 5) & 3;
+    s.maxphyaddr = hv.mtrr.phys_bits;
+    s.cr3 = (s.cr0 & CR0_PG) ? vmcs_readnat(VMCS_GUEST_CR3) : 0;
+    s.cr4 = (s.cr0 & CR0_PG) ? guest_cr4(c) : 0;
+    bool long_mode = (s.efer & EFER_LMA) && (raw.cs_ar & (1u << 13));
+    return guest_fetch_instruction(&mem, &s, raw.cs_base, raw.rip, long_mode, out);
 }
 
 static enum vp_action on_io(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
@@ -339,7 +361,7 @@ static enum vp_action on_io(struct cpu *c, struct partition *p, struct vp *v, WH
     x->ExitReason = WHvRunVpExitReasonX64IoPortAccess;
     exit_decode_io(&live_vmcs, &v->regs, c->caps.basic & VMX_BASIC_INS_OUTS_INFO, &x->IoPortAccess);
     prof_mark(c, PROF_DECODE);
-    x->IoPortAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->IoPortAccess.InstructionBytes);
+    x->IoPortAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x, x->IoPortAccess.InstructionBytes);
     prof_mark(c, PROF_FETCH);
     return VP_REPORT;
 }
@@ -441,7 +463,7 @@ static enum vp_action on_ept_violation(struct cpu *c, struct partition *p, struc
     exit_decode_ept_violation(&live_vmcs, !mapped, &x->MemoryAccess);
     /* An execute fault's "instruction" is the unreachable target itself: no bytes (whv-abi-facts). */
     if (x->MemoryAccess.AccessInfo.AccessType != WHvMemoryAccessExecute)
-        x->MemoryAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x->MemoryAccess.InstructionBytes);
+        x->MemoryAccess.InstructionByteCount = (UINT8)fetch_instruction(c, p, x, x->MemoryAccess.InstructionBytes);
     return VP_REPORT;
 }
 
@@ -503,6 +525,8 @@ void vp_exit(struct cpu *c, uint32_t exit_reason)
     struct partition *p = c->run_partition;
     WHV_RUN_VP_EXIT_CONTEXT x;
     uint32_t basic = exit_reason & 0xFFFF;
+    c->run_exit_basic = basic;
+    c->run_context_done = false;
     if (!(basic < VMX_EXIT_REASON_COUNT && exits_zeroed_late[basic]) || (exit_reason & VMX_EXIT_REASON_ENTRY_FAILURE))
         clear_context(&x);
     if (exit_reason & VMX_EXIT_REASON_ENTRY_FAILURE) {
@@ -532,7 +556,8 @@ void vp_exit(struct cpu *c, uint32_t exit_reason)
         exit_init(c);                      /* the INIT was the root's: apply it to the root */
 }
 
-uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t index, uint64_t exit_gpa)
+uint16_t vp_run_begin_with_registers(struct cpu *c, uint64_t partition, uint32_t index, uint64_t exit_gpa,
+                                     const uint32_t *names, const WHV_REGISTER_VALUE *values, uint32_t count)
 {
     struct partition *p;
     uint16_t st;
@@ -542,14 +567,22 @@ uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t index, uint64_
     prof_mark(c, PROF_CLAIM);
     c->run_exit_gpa = exit_gpa;
     switch_to_vp(c, p, v);
+    for (uint32_t i = 0; i < count; i++)   /* GPRs and RIP: any value is valid (hv_run_register_name_ok) */
+        vp_set_gpr_or_rip(v, names[i], values[i].Reg64);
     if (v->cancel_pending) {
         /* A cancel while the VP was not running is kept: this Run returns Canceled at once. */
         WHV_RUN_VP_EXIT_CONTEXT x;
         memset(&x, 0, sizeof x);
+        c->run_context_done = false;
         canceled(v, &x);
         report(c, &x, EXIT_PREEMPTION_TIMER);
     }
     return HV_STATUS_DEFERRED;
+}
+
+uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t index, uint64_t exit_gpa)
+{
+    return vp_run_begin_with_registers(c, partition, index, exit_gpa, 0, 0, 0);
 }
 
 uint16_t vp_cancel(uint64_t partition, uint32_t index)

@@ -7,6 +7,10 @@
 #define HV_STATUS_DEFERRED 0xFFFFu
 /* Root's Run hypercall: donate this CPU to the VP until an exit the root must see. */
 uint16_t vp_run_begin(struct cpu *c, uint64_t partition, uint32_t vp, uint64_t exit_gpa);
+/* The same, after writing `count` registers the caller checked with hv_run_register_name_ok (writes
+ * that cannot fail): HVCALL_SET_REGISTERS_AND_RUN_VP. */
+uint16_t vp_run_begin_with_registers(struct cpu *c, uint64_t partition, uint32_t vp, uint64_t exit_gpa,
+                                     const uint32_t *names, const WHV_REGISTER_VALUE *values, uint32_t count);
 /* Any VM exit while c->run_vp is set. */
 void vp_exit(struct cpu *c, uint32_t exit_reason);
 /* Marks the VP canceled: its current or next Run returns Canceled. */

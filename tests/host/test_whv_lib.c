@@ -6,6 +6,7 @@
 #include "check.h"
 #include "api/hv_abi.h"
 #include "api/hv_transport.h"
+#include "api/whv_deferred.h"
 #include "api/whv_platform.h"
 #include "arch/x86/cpu.h"
 
@@ -32,6 +33,7 @@ static size_t first_difference(const void *a, const void *b, size_t n)
 
 static void put32(uint8_t *block, size_t offset, uint32_t v) { memcpy(block + offset, &v, sizeof v); }
 static void put64(uint8_t *block, size_t offset, uint64_t v) { memcpy(block + offset, &v, sizeof v); }
+static uint32_t get32(const uint8_t *block, size_t offset) { uint32_t v; memcpy(&v, block + offset, sizeof v); return v; }
 
 static uint64_t handle_id(WHV_PARTITION_HANDLE p) { return (uint64_t)(uintptr_t)p; }
 
@@ -116,6 +118,7 @@ static size_t input_length(uint64_t code, const void *in)
     case HVCALL_GET_VP_REGISTERS:
         return sizeof(struct hv_vp_registers_in) + registers_head(in).count * 4u;
     case HVCALL_SET_VP_REGISTERS:
+    case HVCALL_SET_REGISTERS_AND_RUN_VP:
         return hv_registers_values_offset(registers_head(in).count) + registers_head(in).count * 16u;
     case HVCALL_TRANSLATE_GVA:
         return sizeof(struct hv_translate_gva_in);
@@ -317,6 +320,27 @@ static uint64_t vp_call(struct fake_partition *p, uint64_t code, const void *in,
     return HV_STATUS_SUCCESS;
 }
 
+/* As the hypervisor: every name checked and the VP claimed before a register changes, then the Run. */
+static uint64_t set_and_run(struct fake_partition *p, const uint8_t *in, void *out, size_t *out_len)
+{
+    struct hv_vp_registers_in h = registers_head(in);
+    if (h.count == 0 || h.count > HV_RUN_REGISTERS_MAX)
+        return HV_STATUS_INVALID_PARAMETER;
+    for (uint32_t i = 0; i < h.count; i++) {
+        uint32_t name;
+        memcpy(&name, in + sizeof h + 4 * i, 4);
+        if (!hv_run_register_name_ok(name))
+            return HV_STATUS_INVALID_PARAMETER;
+    }
+    if (h.vp >= HV_MAX_VPS_PER_PARTITION || !p->vp_exists[h.vp])
+        return HV_STATUS_INVALID_VP_INDEX;
+    size_t none;
+    registers_call(p, HVCALL_SET_VP_REGISTERS, in, NULL, &none);
+    canned_exit(out);
+    *out_len = sizeof(WHV_RUN_VP_EXIT_CONTEXT);
+    return HV_STATUS_SUCCESS;
+}
+
 static uint64_t serve(uint64_t code, const void *in, void *out, size_t *out_len)
 {
     if (code == HVCALL_CREATE_PARTITION)
@@ -341,6 +365,8 @@ static uint64_t serve(uint64_t code, const void *in, void *out, size_t *out_len)
     case HVCALL_GET_VP_REGISTERS:
     case HVCALL_SET_VP_REGISTERS:
         return registers_call(p, code, in, out, out_len);
+    case HVCALL_SET_REGISTERS_AND_RUN_VP:
+        return set_and_run(p, in, out, out_len);
     case HVCALL_TRANSLATE_GVA:
         return fake_translate(in, out, out_len);
     case HVCALL_READ_GPA:
@@ -377,6 +403,10 @@ static uint64_t fake_transport(uint64_t code, const void *in, uint64_t in_gpa, v
 
 static void fake_start(void)
 {
+    /* The fake reuses partition ids from test to test, which the hypervisor never does: the library
+     * must not hold writes for an id of an earlier test. */
+    for (uint64_t id = FAKE_FIRST_ID; id < fake.next_id; id++)
+        whv_deferred_forget_partition(id);
     memset(&fake, 0, sizeof fake);
     fake.next_id = FAKE_FIRST_ID;
     hv_set_transport(fake_transport);
@@ -1343,5 +1373,197 @@ TEST(whv_lib_session)
     CHECK_HR(WHvUnmapGpaRange(p, 0, 16 * PAGE), S_OK);
     CHECK_HR(WHvDeletePartition(p), S_OK);
     CHECK_HR(WHvDeletePartition(p), E_HANDLE);
+    fake_finish();
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Deferred register writes (api/whv_deferred.h): RIP and GPR writes after a Run ride on the next Run
+ * ---------------------------------------------------------------------------------------------- */
+
+static WHV_REGISTER_VALUE reg64(uint64_t v)
+{
+    WHV_REGISTER_VALUE r;
+    memset(&r, 0, sizeof r);
+    r.Reg64 = v;
+    return r;
+}
+
+static HRESULT set_one(WHV_PARTITION_HANDLE p, UINT32 vp, WHV_REGISTER_NAME name, uint64_t v)
+{
+    WHV_REGISTER_VALUE r = reg64(v);
+    return WHvSetVirtualProcessorRegisters(p, vp, &name, 1, &r);
+}
+
+static HRESULT run(WHV_PARTITION_HANDLE p, UINT32 vp)
+{
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    return WHvRunVirtualProcessor(p, vp, &x, sizeof x);
+}
+
+static uint64_t fake_register(WHV_PARTITION_HANDLE p, uint32_t name)
+{
+    return find_partition(handle_id(p))->registers[name].Reg64;
+}
+
+/* A VP that has just returned from a Run, with the call log cleared. */
+static WHV_PARTITION_HANDLE after_a_run(UINT32 vp)
+{
+    WHV_PARTITION_HANDLE p = new_partition_with_vp(vp);
+    CHECK_HR(run(p, vp), S_OK);
+    fake.calls = 0;
+    return p;
+}
+
+TEST(whv_lib_rip_after_a_run_rides_on_the_next_run)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = after_a_run(0);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x1234), S_OK);
+    CHECK_EQ(fake.calls, 0);                                   /* held, no hypercall */
+    CHECK_HR(run(p, 0), S_OK);
+    CHECK_EQ(fake.calls, 1);
+    CHECK_EQ(fake.log[0].code, HVCALL_SET_REGISTERS_AND_RUN_VP);
+    uint8_t expected[16 + 4 + 12 + 16];                        /* head, one name, padding, one value */
+    memset(expected, 0, sizeof expected);
+    put64(expected, 0, handle_id(p));
+    put32(expected, 8, 0);
+    put32(expected, 12, 1);
+    put32(expected, 16, WHvX64RegisterRip);
+    put64(expected, 32, 0x1234);
+    CHECK_EQ(fake.log[0].in_len, sizeof expected);
+    CHECK_BYTES(fake.log[0].in_bytes, expected, sizeof expected);
+    CHECK_EQ(fake_register(p, WHvX64RegisterRip), 0x1234);
+    /* Sent once: the Run after that is a plain one. */
+    CHECK_HR(run(p, 0), S_OK);
+    CHECK_EQ(fake.log[1].code, HVCALL_RUN_VP);
+    fake_finish();
+}
+
+TEST(whv_lib_held_writes_merge_later_wins)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = after_a_run(0);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x10), S_OK);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRax, 0xAA), S_OK);
+    WHV_REGISTER_NAME names[2] = { WHvX64RegisterRip, WHvX64RegisterRip };
+    WHV_REGISTER_VALUE values[2] = { reg64(0x20), reg64(0x30) };
+    CHECK_HR(WHvSetVirtualProcessorRegisters(p, 0, names, 2, values), S_OK);
+    CHECK_EQ(fake.calls, 0);
+    CHECK_HR(run(p, 0), S_OK);
+    CHECK_EQ(fake.calls, 1);
+    CHECK_EQ(registers_head(fake.log[0].in_bytes).count, 2);  /* RIP once, RAX */
+    CHECK_EQ(fake_register(p, WHvX64RegisterRip), 0x30);
+    CHECK_EQ(fake_register(p, WHvX64RegisterRax), 0xAA);
+    fake_finish();
+}
+
+TEST(whv_lib_writes_before_any_run_are_made_at_once)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = new_partition_with_vp(0);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x7C00), S_OK);
+    CHECK_EQ(fake.calls, 1);
+    CHECK_EQ(fake.log[0].code, HVCALL_SET_VP_REGISTERS);
+    /* So does a write to a VP whose last Run failed: the hypervisor answers for it. */
+    fake.fail_call = 2;
+    fake.fail_status = HV_STATUS_INVALID_VP_INDEX;
+    CHECK_HR(run(p, 0), WHV_E_VP_DOES_NOT_EXIST);
+    fake.fail_call = 0;
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 1), S_OK);
+    CHECK_EQ(fake.calls, 3);
+    CHECK_EQ(fake.log[2].code, HVCALL_SET_VP_REGISTERS);
+    fake_finish();
+}
+
+TEST(whv_lib_held_writes_go_out_before_a_read_or_another_write)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = after_a_run(0);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x55), S_OK);
+    WHV_REGISTER_NAME rip = WHvX64RegisterRip;
+    WHV_REGISTER_VALUE v = reg64(0);
+    CHECK_HR(WHvGetVirtualProcessorRegisters(p, 0, &rip, 1, &v), S_OK);
+    CHECK_EQ(v.Reg64, 0x55);
+    CHECK_EQ(fake.calls, 2);
+    CHECK_EQ(fake.log[0].code, HVCALL_SET_VP_REGISTERS);
+    CHECK_EQ(fake.log[1].code, HVCALL_GET_VP_REGISTERS);
+    /* A register that is not held (CR0) goes at once, after the held RIP, in order. */
+    fake.calls = 0;
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x66), S_OK);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterCr0, 0x11), S_OK);
+    CHECK_EQ(fake.calls, 2);
+    CHECK_EQ(fake.log[0].code, HVCALL_SET_VP_REGISTERS);
+    CHECK_EQ(get32(fake.log[0].in_bytes, 16), WHvX64RegisterRip);
+    CHECK_EQ(get32(fake.log[1].in_bytes, 16), WHvX64RegisterCr0);
+    /* TranslateGva sees the VP as written. */
+    fake.calls = 0;
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x77), S_OK);
+    WHV_TRANSLATE_GVA_RESULT result;
+    WHV_GUEST_PHYSICAL_ADDRESS gpa;
+    CHECK_HR(WHvTranslateGva(p, 0, 0x1000, WHvTranslateGvaFlagValidateRead, &result, &gpa), S_OK);
+    CHECK_EQ(fake.calls, 2);
+    CHECK_EQ(fake.log[0].code, HVCALL_SET_VP_REGISTERS);
+    CHECK_EQ(fake.log[1].code, HVCALL_TRANSLATE_GVA);
+    CHECK_EQ(fake_register(p, WHvX64RegisterRip), 0x77);
+    fake_finish();
+}
+
+TEST(whv_lib_held_writes_are_per_vp)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = after_a_run(0);
+    CHECK_HR(WHvCreateVirtualProcessor(p, 1, 0), S_OK);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRbx, 0xB0), S_OK);
+    fake.calls = 0;
+    CHECK_HR(run(p, 1), S_OK);                                 /* VP 1's Run carries nothing of VP 0's */
+    CHECK_EQ(fake.log[0].code, HVCALL_RUN_VP);
+    CHECK_HR(run(p, 0), S_OK);
+    CHECK_EQ(fake.log[1].code, HVCALL_SET_REGISTERS_AND_RUN_VP);
+    CHECK_EQ(fake_register(p, WHvX64RegisterRbx), 0xB0);
+    fake_finish();
+}
+
+TEST(whv_lib_held_writes_die_with_the_vp_or_a_failed_call)
+{
+    fake_start();
+    WHV_PARTITION_HANDLE p = after_a_run(0);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x99), S_OK);
+    CHECK_HR(WHvDeleteVirtualProcessor(p, 0), S_OK);
+    CHECK_EQ(fake.calls, 1);                                   /* the delete only */
+    CHECK_HR(WHvCreateVirtualProcessor(p, 0, 0), S_OK);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x5), S_OK);     /* a new VP: not held */
+    CHECK_EQ(fake.log[2].code, HVCALL_SET_VP_REGISTERS);
+    CHECK_HR(run(p, 0), S_OK);
+    CHECK_EQ(fake.log[3].code, HVCALL_RUN_VP);
+    /* A Run that fails leaves nothing armed: the next write is made at once. */
+    fake.calls = 0;
+    fake.fail_call = 1;
+    fake.fail_status = HV_STATUS_INVALID_VP_STATE;
+    CHECK_HR(run(p, 0), WHV_E_INVALID_VP_STATE);
+    fake.fail_call = 0;
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x6), S_OK);
+    CHECK_EQ(fake.calls, 2);
+    CHECK_EQ(fake.log[1].code, HVCALL_SET_VP_REGISTERS);
+    /* Deleting the partition drops what was held. */
+    CHECK_HR(run(p, 0), S_OK);
+    CHECK_HR(set_one(p, 0, WHvX64RegisterRip, 0x7), S_OK);
+    fake.calls = 0;
+    CHECK_HR(WHvDeletePartition(p), S_OK);
+    CHECK_EQ(fake.calls, 1);
+    CHECK_EQ(fake.log[0].code, HVCALL_DELETE_PARTITION);
+    fake_finish();
+}
+
+TEST(whv_lib_only_rip_and_gprs_are_held)
+{
+    for (uint32_t name = 0; name < 0x100; name++)
+        CHECK_EQ(whv_deferred_name_ok(name), name <= WHvX64RegisterRip);
+    fake_start();
+    WHV_PARTITION_HANDLE p = after_a_run(0);
+    WHV_REGISTER_NAME names[2] = { WHvX64RegisterRip, WHvX64RegisterRflags };
+    WHV_REGISTER_VALUE values[2] = { reg64(0x8), reg64(0x2) };
+    CHECK_HR(WHvSetVirtualProcessorRegisters(p, 0, names, 2, values), S_OK);
+    CHECK_EQ(fake.calls, 1);                                   /* a mixed call goes whole, at once */
+    CHECK_EQ(fake.log[0].code, HVCALL_SET_VP_REGISTERS);
     fake_finish();
 }

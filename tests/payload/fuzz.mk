@@ -7,7 +7,7 @@ FUZZ_SEED  ?= 1
 FUZZ_CALLS ?= 200000
 FUZZ_CASE  ?=
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/efi/%.o,$(wildcard tests/payload/fuzz*.c)) \
-             $(BUILD)/efi/tests/payload/console.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+             $(BUILD)/efi/tests/payload/console.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/whv_deferred.o $(BUILD)/efi/api/hv_transport.o \
              $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 $(BUILD)/fuzz.so: $(FUZZ_OBJS)
 

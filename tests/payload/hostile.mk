@@ -4,7 +4,7 @@
 HOSTILE_CHURN ?= 10000
 HOSTILE_OBJS := $(patsubst %.c,$(BUILD)/efi/%.o,$(wildcard tests/payload/hostile*.c)) \
                 $(BUILD)/efi/tests/payload/hostile_guest.o $(BUILD)/efi/tests/payload/hostile_ring3.o \
-                $(BUILD)/efi/tests/payload/console.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/hv_transport.o \
+                $(BUILD)/efi/tests/payload/console.o $(BUILD)/efi/api/whv_lib.o $(BUILD)/efi/api/whv_deferred.o $(BUILD)/efi/api/hv_transport.o \
                 $(BUILD)/efi/arch/x86/format.o $(BUILD)/efi/arch/x86/string_ops.o
 $(BUILD)/hostile.so: $(HOSTILE_OBJS)
 
