@@ -47,10 +47,10 @@ static void switch_to_vp(struct cpu *c, struct partition *p, struct vp *v)
         p->cpu_ept_gen[c->index] = gen;
     }
     prof_mark(c, PROF_TLB);
+    vp_vmcs_acquire(c, p, v);          /* first: the state switch reads the VP's EFER */
+    prof_mark(c, PROF_VMCS_IN);
     vp_switch_to_vp(c, v);
     prof_mark(c, PROF_STATE_IN);
-    vp_vmcs_acquire(c, p, v);
-    prof_mark(c, PROF_VMCS_IN);
     c->current_regs = &v->regs;
     c->launch_pending = 1;
 }
@@ -429,10 +429,10 @@ static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, W
     int switched = vp_switched_msr_index(msr);
     bool answered;
     if (switched >= 0) {             /* the syscall MSRs: the CPU holds the VP's while it runs */
-        if (write && !vp_switched_msr_write(v, switched, val))
+        if (write && !vp_switched_msr_write(c, v, switched, val))
             return raise_exception(c, p, x, VEC_GP, 1);   /* a value the CPU refuses: non-canonical, reserved bits */
         if (!write)
-            val = vp_switched_msr_read(switched);
+            val = vp_switched_msr_read(c, v, switched);
         answered = true;
     } else {
         answered = !(msr_exits && msr_exit_requested(p->msr_exit_bitmap, msr, write)) &&
@@ -440,8 +440,10 @@ static enum vp_action on_msr(struct cpu *c, struct partition *p, struct vp *v, W
     }
     if (answered) {
         if (!write) { g[R_RAX] = (uint32_t)val; g[R_RDX] = val >> 32; }
-        if (write && msr == MSR_IA32_EFER)
+        if (write && msr == MSR_IA32_EFER) {
             partition_tlb_changed(c, p);   /* NXE and LME change translations; no CPU flush happened */
+            vp_switch_efer_written(c, v);  /* SCE: SYSCALL's MSRs now matter */
+        }
         advance_rip();
         return VP_RESUME;
     }

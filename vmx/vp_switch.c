@@ -6,6 +6,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/idt.h"
 #include "arch/x86/string.h"
+#include "vmx/vmcs.h"
 
 #define XCR0_X87 0x1ull
 #define XCR0_SSE 0x2ull
@@ -194,6 +195,16 @@ static unsigned msr_count(void)
 }
 
 #define KERNEL_GS_BASE_INDEX 0       /* the one switched MSR the root changes without an exit (SWAPGS) */
+#define TSC_AUX_INDEX 5
+#define EFER_SCE (1ull << 0)
+
+/* STAR, LSTAR, CSTAR and SFMASK do nothing until SYSCALL is enabled (EFER.SCE): a VP without it runs
+ * with the root's values in the CPU and its own in struct vp, and its RDMSR/WRMSR of them (which exit)
+ * use those. KERNEL_GS_BASE (SWAPGS) and TSC_AUX (RDTSCP, RDPID) are live whatever EFER says. */
+static bool syscall_only(int index)
+{
+    return index > KERNEL_GS_BASE_INDEX && index < TSC_AUX_INDEX;
+}
 
 bool vp_switch_root_msr_cached(uint32_t msr)
 {
@@ -226,22 +237,44 @@ static void read_root_msrs(struct cpu *c)
 
 /* The register API checked the values; a refusal here would leave the root's value in place, so the
  * VP's slot is set to what the CPU holds instead. */
+static void load_vp_msr(struct cpu *c, struct vp *v, unsigned i)
+{
+    uint64_t *slot = &v->syscall_msrs[i];
+    if (*slot != c->root_msrs[i] && wrmsr_safe(switched_msrs[i], *slot) != 0)
+        *slot = c->root_msrs[i];
+}
+
+static void load_syscall_msrs(struct cpu *c, struct vp *v)
+{
+    for (int i = KERNEL_GS_BASE_INDEX + 1; i < TSC_AUX_INDEX; i++)
+        load_vp_msr(c, v, (unsigned)i);
+    c->run_syscall_msrs_loaded = true;
+}
+
 static void msrs_to_vp(struct cpu *c, struct vp *v)
 {
     read_root_msrs(c);
-    for (unsigned i = 0; i < msr_count(); i++) {
-        uint64_t *slot = &v->syscall_msrs[i];
-        if (*slot != c->root_msrs[i] && wrmsr_safe(switched_msrs[i], *slot) != 0)
-            *slot = c->root_msrs[i];
-    }
+    load_vp_msr(c, v, KERNEL_GS_BASE_INDEX);
+    if (sw.tsc_aux)
+        load_vp_msr(c, v, TSC_AUX_INDEX);
+    c->run_syscall_msrs_loaded = false;
+    if (vmcs_read64(VMCS_GUEST_EFER) & EFER_SCE)
+        load_syscall_msrs(c, v);
+}
+
+void vp_switch_efer_written(struct cpu *c, struct vp *v)
+{
+    if (!c->run_syscall_msrs_loaded && (vmcs_read64(VMCS_GUEST_EFER) & EFER_SCE))
+        load_syscall_msrs(c, v);
 }
 
 static void msrs_to_root(struct cpu *c, struct vp *v)
 {
     v->kernel_gs_base = rdmsr(switched_msrs[0]);   /* SWAPGS changes it without an exit */
     for (unsigned i = 0; i < msr_count(); i++)
-        if (v->syscall_msrs[i] != c->root_msrs[i])
+        if (v->syscall_msrs[i] != c->root_msrs[i] && (!syscall_only((int)i) || c->run_syscall_msrs_loaded))
             wrmsr(switched_msrs[i], c->root_msrs[i]);
+    c->run_syscall_msrs_loaded = false;
 }
 
 #define DR_ACCESS(n)                                                                                       \
@@ -305,17 +338,23 @@ int vp_switched_msr_index(uint32_t msr)
     }
 }
 
-uint64_t vp_switched_msr_read(int index)
+uint64_t vp_switched_msr_read(const struct cpu *c, const struct vp *v, int index)
 {
+    if (syscall_only(index) && !c->run_syscall_msrs_loaded)
+        return v->syscall_msrs[index];
     return rdmsr(switched_msrs[index]);
 }
 
-bool vp_switched_msr_write(struct vp *v, int index, uint64_t value)
+/* The CPU judges the value (non-canonical, reserved bits) in every case: where the VP's value is not
+ * loaded, the root's goes back at once. */
+bool vp_switched_msr_write(const struct cpu *c, struct vp *v, int index, uint64_t value)
 {
-    if (wrmsr_safe(switched_msrs[index], value) != 0)
-        return false;
-    v->syscall_msrs[index] = value;
-    return true;
+    bool ok = wrmsr_safe(switched_msrs[index], value) == 0;
+    if (syscall_only(index) && !c->run_syscall_msrs_loaded)
+        wrmsr(switched_msrs[index], c->root_msrs[index]);
+    if (ok)
+        v->syscall_msrs[index] = value;
+    return ok;
 }
 
 uint8_t *vp_fpu_legacy(struct vp *v)

@@ -22,15 +22,17 @@ bool vp_xcr0_valid(uint64_t xcr0);
 /* The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK). */
 uint32_t vp_mxcsr_mask(void);
 
-/* The root's state saved in `c`, the VP's loaded; and the reverse. */
+/* The root's state saved in `c`, the VP's loaded; and the reverse. The VP's VMCS is current. */
 void vp_switch_to_vp(struct cpu *c, struct vp *v);
 void vp_switch_to_root(struct cpu *c, struct vp *v);
 
 /* The VP's own value of a switched MSR while it runs (RDMSR/WRMSR exits inside a slice). WRMSR of a value
  * the CPU refuses (a non-canonical address, reserved bits) returns false: the guest gets #GP. */
 int vp_switched_msr_index(uint32_t msr);   /* its index in struct vp's syscall_msrs, or -1 */
-uint64_t vp_switched_msr_read(int index);
-bool vp_switched_msr_write(struct vp *v, int index, uint64_t value);
+uint64_t vp_switched_msr_read(const struct cpu *c, const struct vp *v, int index);
+bool vp_switched_msr_write(const struct cpu *c, struct vp *v, int index, uint64_t value);
+/* The VP wrote EFER: with SCE now set, its STAR/LSTAR/CSTAR/SFMASK go into the CPU (see vp_switch.c). */
+void vp_switch_efer_written(struct cpu *c, struct vp *v);
 
 /* The root's STAR, LSTAR, CSTAR, SFMASK and TSC_AUX change only by WRMSR, so a CPU reads them at its
  * first Run and keeps them: the root's writes of them exit (MSR bitmap, vp_switch_root_msrs_cached) and
