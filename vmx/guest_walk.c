@@ -290,13 +290,13 @@ int guest_translate(const struct guest_memory *m, const struct guest_paging_stat
                     unsigned flags, uint64_t *gpa)
 {
     enum paging_mode mode = paging_mode(s);
+    if (mode == PAGING_NONE) {      /* before the walk's state is built: the instruction fetch's common case */
+        *gpa = gva & ADDRESS_32;
+        return RESULT_SUCCESS;
+    }
     bool long_paging = mode == PAGING_4LEVEL || mode == PAGING_5LEVEL;
     struct walk w = { .m = m, .s = s, .la = long_paging ? gva : gva & ADDRESS_32,
                       .user = true, .writable = true };
-    if (mode == PAGING_NONE) {
-        *gpa = w.la;
-        return RESULT_SUCCESS;
-    }
     int r = walk(&w, mode);
     if (r)
         return r;
@@ -331,6 +331,7 @@ uint32_t guest_fetch_instruction(const struct guest_memory *m, const struct gues
             break;
         count += chunk;
     }
-    memset(out + count, 0, GUEST_FETCH_MAX - count);
+    if (count < GUEST_FETCH_MAX)
+        memset(out + count, 0, GUEST_FETCH_MAX - count);
     return count;
 }
