@@ -98,6 +98,8 @@ static const struct status_hresult status_hresults[] = {
 
 static HRESULT hresult_from_status(uint64_t status)
 {
+    if (status == HV_STATUS_SUCCESS)   /* the common answer, without the table walk */
+        return S_OK;
     for (size_t i = 0; i < ARRAY_SIZE(status_hresults); i++)
         if (status_hresults[i].status == status)
             return status_hresults[i].hr;
