@@ -268,12 +268,22 @@ void vp_switch_efer_written(struct cpu *c, struct vp *v)
         load_syscall_msrs(c, v);
 }
 
+static void restore_root_msr(const struct cpu *c, const struct vp *v, unsigned i)
+{
+    if (v->syscall_msrs[i] != c->root_msrs[i])
+        wrmsr(switched_msrs[i], c->root_msrs[i]);
+}
+
+/* The mirror of msrs_to_vp: what the Run loaded goes back, nothing else. */
 static void msrs_to_root(struct cpu *c, struct vp *v)
 {
-    v->kernel_gs_base = rdmsr(switched_msrs[0]);   /* SWAPGS changes it without an exit */
-    for (unsigned i = 0; i < msr_count(); i++)
-        if (v->syscall_msrs[i] != c->root_msrs[i] && (!syscall_only((int)i) || c->run_syscall_msrs_loaded))
-            wrmsr(switched_msrs[i], c->root_msrs[i]);
+    v->kernel_gs_base = rdmsr(switched_msrs[KERNEL_GS_BASE_INDEX]);   /* SWAPGS changes it without an exit */
+    restore_root_msr(c, v, KERNEL_GS_BASE_INDEX);
+    if (sw.tsc_aux)
+        restore_root_msr(c, v, TSC_AUX_INDEX);
+    if (c->run_syscall_msrs_loaded)
+        for (unsigned i = KERNEL_GS_BASE_INDEX + 1; i < TSC_AUX_INDEX; i++)
+            restore_root_msr(c, v, i);
     c->run_syscall_msrs_loaded = false;
 }
 
