@@ -51,6 +51,7 @@ struct cpu {
     uint64_t root_msrs[6];            /* KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK, TSC_AUX */
     bool root_msrs_cached;            /* root_msrs[1..5] still hold the root's values (vp_switch.h) */
     bool run_syscall_msrs_loaded;     /* the running VP's STAR..SFMASK are in the CPU (EFER.SCE) */
+    bool run_drs_loaded;              /* the running VP's DR0-DR3 are in the CPU (vp_switch.c) */
     uint64_t root_dr[4], root_dr6;
     struct root_page_cache block_cache;   /* pages of root RAM the block checks passed (hypercall_validate.h) */
 #ifdef HV_PROFILE

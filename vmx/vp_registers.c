@@ -50,6 +50,13 @@ static uint16_t pending_interruption_set(uint64_t v)
     unsigned type = (v >> 1) & 7, vector = (v >> 16) & 0xFFFF;
     if ((v & 0xFC00) || vector > 255 || (type != 0 && type != 2 && type != 3))
         return HV_STATUS_INVALID_REGISTER_VALUE;
+    /* What no mode accepts (SDM 26.2.1.3): an exception vector above 31; an error code with an interrupt,
+     * an NMI or an exception that has none. Whether 8, 10-14, 17, 21 take theirs depends on CR0.PE at
+     * the Run (vp_run.c checks it there). */
+    bool error_code = (v >> 4) & 1;
+    bool may_have_error = type == 3 && (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21);
+    if ((type == 3 && vector > 31) || (error_code && !may_have_error))
+        return HV_STATUS_INVALID_REGISTER_VALUE;
     uint32_t vmx_type = type == 0 ? INTR_TYPE_EXTERNAL : type == 2 ? INTR_TYPE_NMI : INTR_TYPE_HW_EXCEPTION;
     uint32_t info = INTR_INFO_VALID | vmx_type | (type == 2 ? 2 : vector);
     if (v & (1ull << 4)) {

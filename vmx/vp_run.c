@@ -266,6 +266,16 @@ static enum vp_action on_undefined(struct cpu *c, struct partition *p, struct vp
     return raise_exception(c, p, x, VEC_UD, 0);
 }
 
+/* MOV DR while the VP's DR0-DR3 are not in the CPU: load them, stop exiting, and let the MOV run. */
+static enum vp_action on_dr_access(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
+{
+    (void)p; (void)x;
+    if (!c->run_drs_loaded)
+        vp_switch_load_debug_registers(c, v);
+    vmcs_write32(VMCS_PROC_CONTROLS, vmcs_read32(VMCS_PROC_CONTROLS) & ~PROC_MOV_DR_EXITING);
+    return VP_RESUME;
+}
+
 static enum vp_action on_cr_access(struct cpu *c, struct partition *p, struct vp *v, WHV_RUN_VP_EXIT_CONTEXT *x)
 {
     (void)p; (void)x;
@@ -500,6 +510,7 @@ static vp_exit_fn *const vp_exit_handlers[VMX_EXIT_REASON_COUNT] = {
     [EXIT_VMPTRST] = on_undefined, [EXIT_VMREAD] = on_undefined, [EXIT_VMRESUME] = on_undefined,
     [EXIT_VMWRITE] = on_undefined, [EXIT_VMXOFF] = on_undefined, [EXIT_VMXON] = on_undefined,
     [EXIT_CR_ACCESS] = on_cr_access,
+    [EXIT_DR_ACCESS] = on_dr_access,
     [EXIT_IO] = on_io,
     [EXIT_RDMSR] = on_msr,
     [EXIT_WRMSR] = on_msr,
@@ -517,7 +528,7 @@ static vp_exit_fn *const vp_exit_handlers[VMX_EXIT_REASON_COUNT] = {
 
 /* Handlers that clear the exit context themselves, in every branch that reports (clear_context). */
 static const bool exits_zeroed_late[VMX_EXIT_REASON_COUNT] = {
-    [EXIT_CPUID] = true, [EXIT_RDMSR] = true, [EXIT_WRMSR] = true, [EXIT_CR_ACCESS] = true,
+    [EXIT_CPUID] = true, [EXIT_RDMSR] = true, [EXIT_WRMSR] = true, [EXIT_CR_ACCESS] = true, [EXIT_DR_ACCESS] = true,
     [EXIT_EXTERNAL_INTERRUPT] = true, [EXIT_PREEMPTION_TIMER] = true, [EXIT_INVD] = true, [EXIT_WBINVD] = true,
 };
 
@@ -558,6 +569,24 @@ void vp_exit(struct cpu *c, uint32_t exit_reason)
         exit_init(c);                      /* the INIT was the root's: apply it to the root */
 }
 
+/* SDM 26.2.1.3, the VM-entry interruption field: a hardware exception's vector is at most 31, and it
+ * delivers an error code exactly for vectors 8, 10-14, 17 and 21 with CR0.PE set (unrestricted guest);
+ * other types deliver none. The register API refuses what is wrong in every mode; this catches what the
+ * VP's CR0.PE makes wrong now (one VMREAD when no event is pending). */
+static bool pending_event_enterable(void)
+{
+    uint32_t info = vmcs_read32(VMCS_ENTRY_INTR_INFO);
+    if (!(info & INTR_INFO_VALID))
+        return true;
+    uint32_t vector = info & 0xFF;
+    bool exception = (info & (7u << 8)) == INTR_TYPE_HW_EXCEPTION;
+    if (exception && vector > 31)
+        return false;
+    bool with_error = exception && (vmcs_readnat(VMCS_GUEST_CR0) & CR0_PE) &&
+                      (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21);
+    return with_error == ((info & INTR_INFO_ERROR_CODE_VALID) != 0);
+}
+
 uint16_t vp_run_begin_with_registers(struct cpu *c, uint64_t partition, uint32_t index, uint64_t exit_gpa,
                                      const uint32_t *names, const WHV_REGISTER_VALUE *values, uint32_t count)
 {
@@ -577,6 +606,14 @@ uint16_t vp_run_begin_with_registers(struct cpu *c, uint64_t partition, uint32_t
         memset(&x, 0, sizeof x);
         c->run_context_done = false;
         canceled(v, &x);
+        report(c, &x, EXIT_PREEMPTION_TIMER);
+    } else if (!pending_event_enterable()) {
+        /* The VMM's pending event and the VP's mode disagree: a VM entry would fail on its controls
+         * (VMfailValid). Reported as the refused guest state it is, without trying. */
+        WHV_RUN_VP_EXIT_CONTEXT x;
+        memset(&x, 0, sizeof x);
+        c->run_context_done = false;
+        x.ExitReason = WHvRunVpExitReasonInvalidVpRegisterValue;
         report(c, &x, EXIT_PREEMPTION_TIMER);
     }
     return HV_STATUS_DEFERRED;

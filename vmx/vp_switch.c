@@ -297,22 +297,30 @@ DR_ACCESS(3)
 DR_ACCESS(6)
 #undef DR_ACCESS
 
-/* DR7 is in the VMCS; DR0-DR3 and DR6 are not, and a VP moves to them without exiting. */
-static void drs_save(uint64_t dr[4], uint64_t *dr6)
+/* DR7 is in the VMCS; DR0-DR3 and DR6 are not. DR6 is switched at every Run: the CPU writes it on any
+ * #DB the VP takes (single-step, INT1), breakpoints or not. DR0-DR3 do nothing unless DR7 enables a
+ * breakpoint, so a VP whose DR7 enables none runs with the root's in the CPU and MOV DR exiting on
+ * (vmx/vp_vmcs.c); its first MOV DR loads its own (vp_switch_load_debug_registers) and re-executes. */
+static void dr03_save(uint64_t dr[4])
 {
     dr[0] = read_dr0(); dr[1] = read_dr1(); dr[2] = read_dr2(); dr[3] = read_dr3();
-    *dr6 = read_dr6();
 }
 
 /* MOV to a debug register serializes the CPU: write only those that differ from what it holds (the
- * values just saved from the other side), which for VPs that never use them is none. */
-static void drs_load(const uint64_t dr[4], uint64_t dr6, const uint64_t held[4], uint64_t held6)
+ * values just saved from the other side). */
+static void dr03_load(const uint64_t dr[4], const uint64_t held[4])
 {
     if (dr[0] != held[0]) write_dr0(dr[0]);
     if (dr[1] != held[1]) write_dr1(dr[1]);
     if (dr[2] != held[2]) write_dr2(dr[2]);
     if (dr[3] != held[3]) write_dr3(dr[3]);
-    if (dr6 != held6) write_dr6(dr6);
+}
+
+void vp_switch_load_debug_registers(struct cpu *c, struct vp *v)
+{
+    dr03_save(c->root_dr);
+    dr03_load(v->dr, c->root_dr);
+    c->run_drs_loaded = true;
 }
 
 void vp_switch_to_vp(struct cpu *c, struct vp *v)
@@ -321,8 +329,11 @@ void vp_switch_to_vp(struct cpu *c, struct vp *v)
     write_cr2(v->cr2);
     fpu_to_vp(c, v);
     msrs_to_vp(c, v);
-    drs_save(c->root_dr, &c->root_dr6);
-    drs_load(v->dr, v->dr6, c->root_dr, c->root_dr6);
+    c->root_dr6 = read_dr6();
+    if (v->dr6 != c->root_dr6)
+        write_dr6(v->dr6);
+    if (c->run_drs_loaded)     /* set by vp_vmcs_acquire from the VP's DR7 */
+        vp_switch_load_debug_registers(c, v);
 }
 
 void vp_switch_to_root(struct cpu *c, struct vp *v)
@@ -331,8 +342,14 @@ void vp_switch_to_root(struct cpu *c, struct vp *v)
     write_cr2(c->root_cr2);
     fpu_to_root(c, v);
     msrs_to_root(c, v);
-    drs_save(v->dr, &v->dr6);
-    drs_load(c->root_dr, c->root_dr6, v->dr, v->dr6);
+    v->dr6 = read_dr6();
+    if (v->dr6 != c->root_dr6)
+        write_dr6(c->root_dr6);
+    if (c->run_drs_loaded) {
+        dr03_save(v->dr);
+        dr03_load(c->root_dr, v->dr);
+        c->run_drs_loaded = false;
+    }
 }
 
 int vp_switched_msr_index(uint32_t msr)

@@ -31,6 +31,8 @@ void vp_switch_to_root(struct cpu *c, struct vp *v);
 int vp_switched_msr_index(uint32_t msr);   /* its index in struct vp's syscall_msrs, or -1 */
 uint64_t vp_switched_msr_read(const struct cpu *c, const struct vp *v, int index);
 bool vp_switched_msr_write(const struct cpu *c, struct vp *v, int index, uint64_t value);
+/* The VP's MOV DR exited (its DR0-DR3 were not loaded, vp_switch.c): load them; the MOV re-executes. */
+void vp_switch_load_debug_registers(struct cpu *c, struct vp *v);
 /* The VP wrote EFER: with SCE now set, its STAR/LSTAR/CSTAR/SFMASK go into the CPU (see vp_switch.c). */
 void vp_switch_efer_written(struct cpu *c, struct vp *v);
 

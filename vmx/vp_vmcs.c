@@ -38,10 +38,17 @@ static int compute_controls(const struct vmx_caps *k)
     return bad ? -1 : 0;
 }
 
+#define DR7_BREAKPOINT_ENABLES 0xFFu   /* L0, G0 .. L3, G3 */
+
 /* Property-driven controls, refreshed at every acquire so property changes apply at the next run. */
-static void write_partition_controls(const struct partition *p, const struct vp *v)
+static void write_partition_controls(struct cpu *c, const struct partition *p, const struct vp *v)
 {
     uint32_t proc = ctl.proc;
+    /* DR0-DR3 go into the CPU for a Run only if DR7 enables a breakpoint; else MOV DR exits until the
+     * VP touches them (vmx/vp_switch.c). */
+    c->run_drs_loaded = (vmcs_readnat(VMCS_GUEST_DR7) & DR7_BREAKPOINT_ENABLES) != 0;
+    if (!c->run_drs_loaded)
+        proc |= PROC_MOV_DR_EXITING;
     if (p->extended_exits & EXT_EXIT_RDTSC)
         proc |= PROC_RDTSC_EXITING;
     if (v->deliverability & 2)      /* InterruptNotification */
@@ -81,7 +88,7 @@ int vp_vmcs_init(struct cpu *c, struct partition *p, struct vp *v)
     vmcs_writenat(VMCS_CR4_GUEST_HOST_MASK, c->cr4_mask);
     vmcs_write_host_state(c);
     v->host_cpu = c->index;
-    write_partition_controls(p, v);
+    write_partition_controls(c, p, v);
     vmcs_load_real_mode_state(&c->caps, 0xF000, 0xFFFF0000ull, 0xFFF0);
     vmclear(v->vmcs_pa);
     vmptrld(c->root_vmcs_pa);
@@ -96,7 +103,7 @@ void vp_vmcs_acquire(struct cpu *c, struct partition *p, struct vp *v)
         vmcs_write_host_state(c);
         v->host_cpu = c->index;
     }
-    write_partition_controls(p, v);
+    write_partition_controls(c, p, v);
 }
 
 void vp_vmcs_release(struct cpu *c, struct vp *v)

@@ -29,6 +29,7 @@ static const uint8_t cpuid_guest[] = { 0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F,
 static const uint8_t xmm_guest[] = { 0x66, 0x0F, 0x7E, 0xE8, 0x66, 0xE7, 0xE9, 0x66, 0xB8, 0x5A, 0x5A, 0x5A, 0x5A,
                                      0x66, 0x0F, 0x6E, 0xE8, 0xF4 };
 
+static const uint8_t hlt_guest[] = { 0xF4 };   /* hlt */
 /* mov ecx, 0xC0000082; rdmsr; out 0x80, al; hlt: the VP reads its own LSTAR (RIP stays at the OUT) */
 static const uint8_t lstar_guest[] = { 0x66, 0xB9, 0x82, 0x00, 0x00, 0xC0, 0x0F, 0x32, 0xE6, 0x80, 0xF4 };
 
@@ -396,6 +397,45 @@ static void check_syscall_msr_isolation(void)
     child_destroy(&ch);
 }
 
+/* WHV_REGISTER_VALUE.PendingInterruption: bit 0 pending, bits 3:1 type (3 = exception), bit 4 deliver
+ * error code, bits 31:16 vector, bits 63:32 error code. */
+static uint64_t pending_exception(unsigned vector, int with_error)
+{
+    return 1 | 3u << 1 | (uint64_t)(with_error ? 1 : 0) << 4 | (uint64_t)vector << 16;
+}
+
+/* A pending event no VM entry takes is refused at the Set when no mode takes it (an exception above
+ * vector 31, an error code for #DE), and reported as InvalidVpRegisterValue at the Run when the VP's
+ * mode decides (#GP's error code in real mode): never a failed VM entry (the Bochs log is checked for
+ * VMFAIL), never a stuck VP. */
+static void check_pending_event_validation(void)
+{
+    struct child ch;
+    WHV_RUN_VP_EXIT_CONTEXT x;
+    WHV_REGISTER_VALUE v;
+    memset(&x, 0, sizeof x);
+    memset(&v, 0, sizeof v);
+    int ok = child_create(&ch, hlt_guest, sizeof hlt_guest, 0, 0, 0);
+    v.Reg64 = pending_exception(0, 1);
+    HRESULT de_with_error = set_reg(&ch, WHvRegisterPendingInterruption, v);
+    v.Reg64 = pending_exception(40, 0);
+    HRESULT vector_40 = set_reg(&ch, WHvRegisterPendingInterruption, v);
+    check(ok && de_with_error == E_INVALIDARG && vector_40 == E_INVALIDARG,
+          "pending event: #DE with an error code and exception vector 40 are E_INVALIDARG at the Set (0x%x, 0x%x)",
+          (unsigned)de_with_error, (unsigned)vector_40);
+    v.Reg64 = pending_exception(13, 1);
+    ok = ok && SUCCEEDED(set_reg(&ch, WHvRegisterPendingInterruption, v)) &&
+         SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    WHV_RUN_VP_EXIT_REASON first = x.ExitReason;
+    memset(&v, 0, sizeof v);   /* the VMM repairs it: no pending event, and the VP runs */
+    ok = ok && SUCCEEDED(set_reg(&ch, WHvRegisterPendingInterruption, v)) &&
+         SUCCEEDED(WHvRunVirtualProcessor(ch.part, 0, &x, sizeof x));
+    check(ok && first == WHvRunVpExitReasonInvalidVpRegisterValue && x.ExitReason == WHvRunVpExitReasonX64Halt,
+          "pending event: #GP with an error code in real mode is InvalidVpRegisterValue at the Run (got 0x%x), "
+          "and the VP runs once it is cleared (0x%x)", (unsigned)first, (unsigned)x.ExitReason);
+    child_destroy(&ch);
+}
+
 void check_partitions(void)
 {
     uint64_t before = pool_pages_used();
@@ -409,6 +449,7 @@ void check_partitions(void)
     check_capability_and_properties();
     check_fpu_isolation();
     check_syscall_msr_isolation();
+    check_pending_event_validation();
     uint64_t after = pool_pages_used();
     check(after == before, "partitions created and deleted leave the pool as it was (%llu pages before, %llu after)",
           (unsigned long long)before, (unsigned long long)after);
