@@ -348,11 +348,29 @@ void vp_paging_state(const struct cpu *c, struct guest_paging_state *s)
 /* Up to 16 instruction bytes from CS.base + RIP through the guest's paging and the GPA map: VMX does
  * not provide them, and VMMs need them to emulate I/O strings and MMIO. CR0, EFER, CPL, CS and RIP come
  * from the VpContext decode; CR3 and CR4 matter only with paging on. */
+/* Without paging the linear address is the GPA: the 16 bytes are one copy when both ends are readable
+ * and the GPA map puts them at consecutive host addresses (they span at most two pages, and ranges are
+ * whole pages). Anything else (an unmapped or unreadable end, two pages apart in the root, a wrap at
+ * 4 GiB) goes to the walker, which also fetches a partial instruction. */
+static bool fetch_unpaged(const struct partition *p, uint64_t linear, uint8_t out[16])
+{
+    uint64_t first, last;
+    uint32_t first_flags, last_flags;
+    if (linear + 15 > 0xFFFFFFFFull || !gpa_map_translate(&p->map, linear, &first, &first_flags) ||
+        !gpa_map_translate(&p->map, linear + 15, &last, &last_flags) ||
+        !(first_flags & last_flags & WHvMapGpaRangeFlagRead) || last - first != 15)
+        return false;
+    memcpy(out, (const void *)(uintptr_t)first, 16);
+    return true;
+}
+
 static uint32_t fetch_instruction(struct cpu *c, const struct partition *p, WHV_RUN_VP_EXIT_CONTEXT *x,
                                   uint8_t out[16])
 {
     struct vp_context_raw raw;
     decode_vp_context(c, x, &raw);
+    if (!(raw.cr0 & CR0_PG) && fetch_unpaged(p, (raw.cs_base + raw.rip) & 0xFFFFFFFFull, out))
+        return 16;
     struct guest_memory mem;
     struct guest_paging_state s;
     vp_guest_memory(p, &mem);
