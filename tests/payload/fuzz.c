@@ -95,11 +95,12 @@ static void traps_install(int on)
     }
 }
 
-uint64_t fuzz_calls;
+uint64_t fuzz_calls, fuzz_run_regs_hypercalls;
 
 uint64_t fuzz_call(uint64_t code, uint64_t in_gpa, uint64_t out_gpa)
 {
     fuzz_calls++;
+    fuzz_run_regs_hypercalls += code == HVCALL_SET_REGISTERS_AND_RUN_VP;
     return fuzz_vmcall(code, in_gpa, out_gpa);
 }
 
@@ -424,6 +425,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
              (unsigned long long)res.cases, (unsigned long long)res.runs, (unsigned long long)res.canceled_runs,
              (unsigned long long)res.watchdog_fires, (unsigned long long)res.invalid_vp_exits,
              (unsigned long long)(t1 - t0));
+    fuzz_say("# fuzz: SET_REGISTERS_AND_RUN_VP: %llu steps, %llu hypercalls with its code (the WHV library's "
+             "included), %llu refusals with the VP read back unchanged, %llu Canceled at once with every write "
+             "read back", (unsigned long long)res.run_regs_calls, (unsigned long long)fuzz_run_regs_hypercalls,
+             (unsigned long long)res.run_regs_readbacks, (unsigned long long)res.run_regs_cancel_checks);
     fuzz_say("# fuzz: statuses seen: success %llu, INVALID_HYPERCALL_CODE %llu, INVALID_ALIGNMENT %llu, "
              "INVALID_PARAMETER %llu, ACCESS_DENIED %llu, INVALID_PARTITION_STATE %llu, UNKNOWN_PROPERTY %llu, "
              "PROPERTY_VALUE_OUT_OF_RANGE %llu, INSUFFICIENT_MEMORY %llu, INVALID_PARTITION_ID %llu, "

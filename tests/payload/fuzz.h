@@ -14,6 +14,7 @@
 #define FUZZ_ROOT_FAULT 0xFA000000ull
 uint64_t fuzz_call(uint64_t code, uint64_t in_gpa, uint64_t out_gpa);
 extern uint64_t fuzz_calls;
+extern uint64_t fuzz_run_regs_hypercalls;   /* of them, HVCALL_SET_REGISTERS_AND_RUN_VP */
 
 void fuzz_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A progress mark on port 0xE9 (Bochs' --e9 file): survives a hypervisor panic. */
@@ -50,6 +51,9 @@ struct fuzz_result {
     uint64_t leak_cases;         /* cases after which the pool was not back at its level */
     uint64_t invalid_vp_exits;   /* InvalidVpRegisterValue exits (Bochs logs one VMENTER FAIL each) */
     uint64_t runs, canceled_runs, watchdog_fires;
+    uint64_t run_regs_calls;         /* SET_REGISTERS_AND_RUN_VP steps (lifecycle, burst, raw code 0x20) */
+    uint64_t run_regs_readbacks;     /* refused ones whose VP was read back before and after: unchanged */
+    uint64_t run_regs_cancel_checks; /* ones Canceled at once whose writes were read back */
     uint64_t status_seen[16];    /* per status class, for the statistics line */
 };
 

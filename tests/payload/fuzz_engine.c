@@ -71,19 +71,26 @@ static struct rng case_rng(uint64_t seed, uint64_t index)
 enum op {
     OP_CREATE, OP_DELETE, OP_SETUP, OP_SET_PROP, OP_GET_PROP, OP_MAP, OP_UNMAP, OP_CREATE_VP, OP_DELETE_VP,
     OP_SET_REGS, OP_GET_REGS, OP_WRITE_GPA, OP_READ_GPA, OP_TRANSLATE, OP_RUN, OP_CANCEL, OP_INFO, OP_RAW,
+    OP_RUN_REGS,                      /* ABI 1.3 SET_REGISTERS_AND_RUN_VP: a Run in every respect, plus writes */
     OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {
     "CREATE_PARTITION", "DELETE_PARTITION", "SETUP_PARTITION", "SET_PARTITION_PROPERTY",
     "GET_PARTITION_PROPERTY", "MAP_GPA_RANGE", "UNMAP_GPA_RANGE", "CREATE_VP", "DELETE_VP", "SET_VP_REGISTERS",
     "GET_VP_REGISTERS", "WRITE_GPA", "READ_GPA", "TRANSLATE_GVA", "RUN_VP", "CANCEL_RUN_VP", "INFO", "RAW",
+    "SET_REGISTERS_AND_RUN_VP",
 };
 static const uint16_t op_codes[OP_COUNT] = {
     HVCALL_CREATE_PARTITION, HVCALL_DELETE_PARTITION, HVCALL_SETUP_PARTITION, HVCALL_SET_PARTITION_PROPERTY,
     HVCALL_GET_PARTITION_PROPERTY, HVCALL_MAP_GPA_RANGE, HVCALL_UNMAP_GPA_RANGE, HVCALL_CREATE_VP,
     HVCALL_DELETE_VP, HVCALL_SET_VP_REGISTERS, HVCALL_GET_VP_REGISTERS, HVCALL_WRITE_GPA, HVCALL_READ_GPA,
     HVCALL_TRANSLATE_GVA, HVCALL_RUN_VP, HVCALL_CANCEL_RUN_VP, HVCALL_GET_VERSION, 0,
+    HVCALL_SET_REGISTERS_AND_RUN_VP,
 };
+
+/* RUN_VP and SET_REGISTERS_AND_RUN_VP: the watchdog, the exit checks and the cancel model apply to both. */
+static int is_run(uint8_t op) { return op == OP_RUN || op == OP_RUN_REGS; }
+static int is_run_code(uint64_t code) { return code == HVCALL_RUN_VP || code == HVCALL_SET_REGISTERS_AND_RUN_VP; }
 
 /* The one corrupted field of a step. */
 enum corrupt { C_NONE, C_IN_BLOCK, C_OUT_BLOCK, C_ID_FORGED, C_ID_STALE, C_VP, C_CODE, C_FIELD };
@@ -274,6 +281,67 @@ static unsigned build_registers(const struct step *s, uint32_t *names, WHV_REGIS
     return n;
 }
 
+/* SET_REGISTERS_AND_RUN_VP writes RIP and the GPRs only (hv_run_register_name_ok: names 0..16), and
+ * every value of those is valid: a RIP the VP cannot start from is the Run's InvalidVpRegisterValue exit,
+ * not a status. Names it must refuse: every other WHV name, and values whose low bits look valid. */
+#define RUN_NAMES_MAX (HV_RUN_REGISTERS_MAX + 1)   /* room for the count-18 mutation */
+static const uint32_t run_bad_names[] = {
+    WHvX64RegisterRflags, WHvX64RegisterCs, WHvX64RegisterCr0, WHvX64RegisterEfer, WHvX64RegisterXmm0,
+    WHvRegisterPendingInterruption, 0x7777, 0xFFFFFFFF, 0x80000000, 0x10000, 0x10010, 0x100000FF,
+};
+#define N_RUN_BAD_NAMES (sizeof run_bad_names / sizeof run_bad_names[0])
+
+static uint64_t run_rip(struct rng *r)
+{
+    return chance(r, 90) ? CODE_GPA + below(r, 16) : chance(r, 50) ? below(r, 0x10000) : rnd(r);
+}
+
+/* The writes of a SET_REGISTERS_AND_RUN_VP step (s->sub picks the set); returns how many. */
+static unsigned build_run_registers(const struct step *s, uint32_t *names, uint64_t *values)
+{
+    struct rng r = { s->seed | 1 };
+    unsigned n = 0;
+    switch (s->sub % 4) {
+    case 0:   /* the VMM loop's writes: RIP back to the code, RAX as an IN leaves it, sometimes more GPRs */
+        names[n] = WHvX64RegisterRip; values[n++] = CODE_GPA;
+        names[n] = WHvX64RegisterRax; values[n++] = rnd(&r);
+        while (n < 5 && chance(&r, 30)) {
+            names[n] = (uint32_t)below(&r, 16);
+            values[n++] = rnd(&r);
+        }
+        break;
+    case 1:   /* 1..17 names of the set, repeats allowed */
+        n = 1 + (unsigned)below(&r, HV_RUN_REGISTERS_MAX);
+        for (unsigned i = 0; i < n; i++) {
+            names[i] = (uint32_t)below(&r, HV_RUN_REGISTERS_MAX);
+            values[i] = names[i] == WHvX64RegisterRip ? run_rip(&r) : rnd(&r);
+        }
+        break;
+    case 2:   /* all 17 once, in a random order */
+        n = HV_RUN_REGISTERS_MAX;
+        for (unsigned i = 0; i < n; i++)
+            names[i] = i;
+        for (unsigned i = n - 1; i > 0; i--) {
+            unsigned j = (unsigned)below(&r, i + 1);
+            uint32_t t = names[i];
+            names[i] = names[j];
+            names[j] = t;
+        }
+        for (unsigned i = 0; i < n; i++)
+            values[i] = names[i] == WHvX64RegisterRip ? CODE_GPA : names[i] == WHvX64RegisterRsp ? 0x8000 : rnd(&r);
+        break;
+    default:  /* RIP twice: a wild value first, then the one that counts (the later write wins) */
+        names[n] = WHvX64RegisterRip; values[n++] = rnd(&r);
+        if (chance(&r, 50)) {
+            names[n] = WHvX64RegisterRax;
+            values[n++] = rnd(&r);
+        }
+        names[n] = WHvX64RegisterRip; values[n++] = CODE_GPA + below(&r, 16);
+        break;
+    }
+    return n;
+}
+
 /* ---- guest code for CODE_GPA: real mode, CS = 0 */
 
 struct snippet { uint8_t len, bytes[15]; };
@@ -339,7 +407,7 @@ static int exit_reason_known(uint32_t r)
 }
 
 /* Invalid call codes: below 0x20 but unassigned, far above, or a valid code with high bits set. Codes
- * 0x20..0xFF are left out of exact checks (new calls land there). */
+ * 0x21..0xFF are left out of exact checks (new calls land there). */
 static uint64_t bad_code(uint64_t pick, uint16_t valid)
 {
     static const uint64_t codes[] = { 0, 4, 5, 8, 0xF, 0x100, 0x7777, 0xFFFF, 0x10000 };
@@ -370,7 +438,7 @@ static uint64_t head_len(uint8_t op)
     switch (op) {
     case OP_DELETE: case OP_SETUP: return 8;
     case OP_SET_PROP: case OP_GET_PROP: case OP_CREATE_VP: case OP_DELETE_VP: case OP_RUN: case OP_CANCEL:
-    case OP_SET_REGS: case OP_GET_REGS: return 16;
+    case OP_SET_REGS: case OP_GET_REGS: case OP_RUN_REGS: return 16;
     case OP_MAP: return 40;
     case OP_UNMAP: case OP_TRANSLATE: case OP_READ_GPA: case OP_WRITE_GPA: return 24;
     default: return 0;   /* CREATE, INFO: no input */
@@ -630,6 +698,71 @@ static void prepare(struct exec *x, const struct step *s, struct call *c)
         /* A name error stops the call before it writes, and so does an unknown VP. */
         break;
     }
+    case OP_RUN_REGS: {
+        uint32_t names[RUN_NAMES_MAX];
+        uint64_t values[RUN_NAMES_MAX], high[RUN_NAMES_MAX];
+        unsigned n = build_run_registers(s, names, values);
+        uint32_t count = n, st = 0;
+        memset(high, 0, sizeof high);
+        if (s->corrupt == C_FIELD) {
+            uint64_t q = s->bad >> 3;
+            switch (s->bad % 5) {
+            case 0: {   /* a count out of range; 18 with 18 valid names, so that only the count is wrong */
+                static const uint32_t counts[] = { 0, HV_RUN_REGISTERS_MAX + 1, HV_MAX_REGISTERS_PER_CALL, 1000,
+                                                   0xFFFFFFFF };
+                count = counts[q % 5];
+                if (count == HV_RUN_REGISTERS_MAX + 1) {
+                    for (; n < count; n++) {
+                        names[n] = n % HV_RUN_REGISTERS_MAX;
+                        values[n] = names[n] == WHvX64RegisterRip ? CODE_GPA : q * (n + 1);
+                    }
+                }
+                st = HV_STATUS_INVALID_PARAMETER;
+                break;
+            }
+            case 1:
+            case 2:     /* one name outside 0..16, anywhere in the block */
+                names[q % n] = run_bad_names[(q / 32) % N_RUN_BAD_NAMES];
+                st = HV_STATUS_INVALID_PARAMETER;
+                break;
+            case 3: {   /* values at the extremes, high halves set: all valid for these names */
+                static const uint64_t extremes[] = { 0, ~0ull, 1ull << 63, 0x00007FFFFFFFFFFFull,
+                                                     0xFFFF800000000000ull, 1ull << 32, 0xFFFF, 0x10000 };
+                for (unsigned i = 0; i < n; i++) {
+                    high[i] = q * 0x9E3779B97F4A7C15ull * (i + 1);
+                    if (names[i] != WHvX64RegisterRip || (q >> 8) % 4 == 0)
+                        values[i] = extremes[(q + i) % 8];
+                }
+                break;
+            }
+            default: {  /* every name again with other values, as far as 17 go: the later ones win */
+                unsigned m = n;
+                for (unsigned i = 0; m < HV_RUN_REGISTERS_MAX && i < n; i++, m++) {
+                    names[m] = names[i];
+                    values[m] = names[i] == WHvX64RegisterRip ? CODE_GPA + (q + i) % 16 : values[i] ^ q;
+                }
+                n = count = m;
+                break;
+            }
+            }
+        }
+        struct hv_vp_registers_in a = { id, vp, count };
+        uint32_t vo = hv_registers_values_offset(n);
+        memset(in, 0, vo);
+        memcpy(in, &a, sizeof a);
+        memcpy(in + 16, names, 4 * n);
+        for (unsigned i = 0; i < n; i++) {
+            memcpy(in + vo + 16 * i, &values[i], 8);
+            memcpy(in + vo + 16 * i + 8, &high[i], 8);
+        }
+        c->in_len = vo + 16 * n;
+        c->out_len = sizeof(WHV_RUN_VP_EXIT_CONTEXT);
+        /* count and names are checked before the output block, the partition and the VP */
+        if (st) c->expect = st, c->out_len = 0;
+        else if (idst) c->expect = idst;
+        else c->expect = vp_ok ? 0 : HV_STATUS_INVALID_VP_INDEX;
+        break;
+    }
     case OP_WRITE_GPA:
     case OP_READ_GPA: {
         struct rng r = { s->seed | 1 };
@@ -762,6 +895,21 @@ static uint64_t whv_step(struct exec *x, const struct step *s, uint64_t *new_id)
     case OP_DELETE_VP: hr = WHvDeleteVirtualProcessor(h, vp); break;
     case OP_CANCEL: hr = WHvCancelRunVirtualProcessor(h, vp, 0); break;
     case OP_RUN: hr = WHvRunVirtualProcessor(h, vp, out_block(x), s->a % 2 ? 144 : sizeof(WHV_RUN_VP_EXIT_CONTEXT)); break;
+    case OP_RUN_REGS: {
+        /* A VMM's "set RIP/GPRs, run": the library holds the writes of a VP that last returned from a Run
+         * and sends them with the Run as SET_REGISTERS_AND_RUN_VP; otherwise SET_VP_REGISTERS, then RUN_VP. */
+        struct hv_vp_registers_in a;
+        memcpy(&a, in, sizeof a);
+        static uint32_t names[HV_RUN_REGISTERS_MAX];
+        static WHV_REGISTER_VALUE values[HV_RUN_REGISTERS_MAX] __attribute__((aligned(16)));
+        uint32_t n = a.count <= HV_RUN_REGISTERS_MAX ? a.count : HV_RUN_REGISTERS_MAX;
+        memcpy(names, in + 16, 4 * n);
+        memcpy(values, in + hv_registers_values_offset(a.count), 16 * n);
+        hr = WHvSetVirtualProcessorRegisters(h, vp, (const WHV_REGISTER_NAME *)names, n, values);
+        if (SUCCEEDED(hr))
+            hr = WHvRunVirtualProcessor(h, vp, out_block(x), sizeof(WHV_RUN_VP_EXIT_CONTEXT));
+        break;
+    }
     case OP_TRANSLATE: {
         WHV_TRANSLATE_GVA_RESULT tr;
         WHV_GUEST_PHYSICAL_ADDRESS gpa;
@@ -804,7 +952,7 @@ static int whv_capable(const struct step *s)
 {
     switch (s->op) {
     case OP_CREATE: case OP_DELETE: case OP_SETUP: case OP_CREATE_VP: case OP_DELETE_VP: case OP_CANCEL:
-    case OP_RUN: case OP_READ_GPA: case OP_WRITE_GPA: case OP_GET_REGS: case OP_SET_REGS:
+    case OP_RUN: case OP_READ_GPA: case OP_WRITE_GPA: case OP_GET_REGS: case OP_SET_REGS: case OP_RUN_REGS:
         return s->corrupt == C_NONE || s->corrupt == C_ID_FORGED || s->corrupt == C_ID_STALE || s->corrupt == C_VP;
     default:
         return 0;
@@ -825,11 +973,11 @@ static void check_run_exit(struct exec *x, unsigned index, const struct step *s,
     if (reason == WHvRunVpExitReasonInvalidVpRegisterValue)
         x->res->invalid_vp_exits++;
     if (!exit_reason_known(reason))
-        finding(x, index, s, "RUN_VP returned an unknown exit reason %x", reason);
+        finding(x, index, s, "%s returned an unknown exit reason %x", op_names[s->op], reason);
     else if (m->exact && m->cancel[vp] == 1 && reason != WHvRunVpExitReasonCanceled)
-        finding(x, index, s, "RUN_VP after a cancel returned exit reason %x, not Canceled", reason);
+        finding(x, index, s, "%s after a cancel returned exit reason %x, not Canceled", op_names[s->op], reason);
     else if (m->exact && m->cancel[vp] == 0 && !fired && reason == WHvRunVpExitReasonCanceled)
-        finding(x, index, s, "RUN_VP returned Canceled with no cancel pending");
+        finding(x, index, s, "%s returned Canceled with no cancel pending", op_names[s->op]);
     /* A pending cancel ends the run at once, so none is left; but the watchdog may have fired after the
      * run ended, and then the next run may be Canceled. */
     m->cancel[vp] = fired ? 2 : 0;
@@ -837,7 +985,86 @@ static void check_run_exit(struct exec *x, unsigned index, const struct step *s,
 
 static int valid_code(uint64_t code)
 {
-    return code == 1 || code == 2 || code == 3 || (code >= 0x10 && code <= 0x1F);
+    return code == 1 || code == 2 || code == 3 || (code >= 0x10 && code <= HVCALL_SET_REGISTERS_AND_RUN_VP);
+}
+
+/* RAX..R15 and RIP (names 0..16) of a VP, by a raw GET_VP_REGISTERS in blocks of its own (the step's
+ * blocks hold the call being checked); 0 when the call fails. */
+static int read_run_registers(uint64_t partition, uint32_t vp, uint64_t out[HV_RUN_REGISTERS_MAX])
+{
+    static struct { struct hv_vp_registers_in h; uint32_t names[HV_RUN_REGISTERS_MAX]; } in __attribute__((aligned(64)));
+    static WHV_REGISTER_VALUE values[HV_RUN_REGISTERS_MAX] __attribute__((aligned(64)));
+    in.h = (struct hv_vp_registers_in){ partition, vp, HV_RUN_REGISTERS_MAX };
+    for (uint32_t i = 0; i < HV_RUN_REGISTERS_MAX; i++)
+        in.names[i] = i;
+    if (fuzz_call(HVCALL_GET_VP_REGISTERS, (uint64_t)(uintptr_t)&in, (uint64_t)(uintptr_t)values) != HV_STATUS_SUCCESS)
+        return 0;
+    for (uint32_t i = 0; i < HV_RUN_REGISTERS_MAX; i++)
+        out[i] = values[i].Reg64;
+    return 1;
+}
+
+/* After a SET_REGISTERS_AND_RUN_VP refused with st: the VP's RAX..R15 and RIP are what they were. */
+static void compare_run_registers(struct exec *x, unsigned index, const struct step *s, uint64_t st, uint64_t partition,
+                                  uint32_t vp, const uint64_t before[HV_RUN_REGISTERS_MAX])
+{
+    uint64_t after[HV_RUN_REGISTERS_MAX];
+    x->res->run_regs_readbacks++;
+    if (!read_run_registers(partition, vp, after)) {
+        finding(x, index, s, "GET_VP_REGISTERS failed after a refused SET_REGISTERS_AND_RUN_VP (%llx)",
+                (unsigned long long)st);
+        return;
+    }
+    for (uint32_t i = 0; i < HV_RUN_REGISTERS_MAX; i++)
+        if (after[i] != before[i]) {
+            finding(x, index, s, "SET_REGISTERS_AND_RUN_VP refused with %llx but register %u of the VP changed "
+                    "(%llx -> %llx)", (unsigned long long)st, i, (unsigned long long)before[i],
+                    (unsigned long long)after[i]);
+            return;
+        }
+}
+
+/* The VP a SET_REGISTERS_AND_RUN_VP step means before any mutation, when the model says it exists. */
+static int run_regs_target(const struct exec *x, const struct step *s, uint64_t *partition)
+{
+    const struct mslot *m = &x->slot[s->slot % SLOTS];
+    *partition = m->id;
+    return m->state == S_READY && s->vp < HV_MAX_VPS_PER_PARTITION && m->vp[s->vp];
+}
+
+/* A SET_REGISTERS_AND_RUN_VP that returned Canceled at once (a cancel was pending): the VP ran nothing,
+ * so every register the block names holds its last value there, and the exit's RIP is the RIP written. */
+static void check_canceled_writes(struct exec *x, unsigned index, const struct step *s, uint64_t partition)
+{
+    const uint8_t *in = in_block(x);
+    WHV_RUN_VP_EXIT_CONTEXT exit;
+    struct hv_vp_registers_in a;
+    uint64_t want[HV_RUN_REGISTERS_MAX], now[HV_RUN_REGISTERS_MAX];
+    uint32_t named = 0;
+    memcpy(&a, in, sizeof a);
+    memcpy(&exit, out_block(x), sizeof exit);
+    if (exit.ExitReason != WHvRunVpExitReasonCanceled || a.count > HV_RUN_REGISTERS_MAX)
+        return;
+    for (uint32_t i = 0; i < a.count; i++) {
+        uint32_t name;
+        memcpy(&name, in + 16 + 4 * i, 4);
+        memcpy(&want[name % HV_RUN_REGISTERS_MAX], in + hv_registers_values_offset(a.count) + 16 * i, 8);
+        named |= 1u << (name % HV_RUN_REGISTERS_MAX);
+    }
+    x->res->run_regs_cancel_checks++;
+    if (!read_run_registers(partition, s->vp, now)) {
+        finding(x, index, s, "GET_VP_REGISTERS failed after a Canceled SET_REGISTERS_AND_RUN_VP");
+        return;
+    }
+    for (uint32_t i = 0; i < HV_RUN_REGISTERS_MAX; i++)
+        if ((named >> i & 1) && now[i] != want[i]) {
+            finding(x, index, s, "SET_REGISTERS_AND_RUN_VP, Canceled at once: register %u reads %llx, the block's "
+                    "last value for it is %llx", i, (unsigned long long)now[i], (unsigned long long)want[i]);
+            return;
+        }
+    if ((named >> WHvX64RegisterRip & 1) && exit.VpContext.Rip != want[WHvX64RegisterRip])
+        finding(x, index, s, "SET_REGISTERS_AND_RUN_VP, Canceled at once: the exit's RIP is %llx, the RIP written %llx",
+                (unsigned long long)exit.VpContext.Rip, (unsigned long long)want[WHvX64RegisterRip]);
 }
 
 /* Random raw call (burst cases): random code and blocks; only invariants are checked. */
@@ -846,13 +1073,14 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
     struct rng r = { s->seed | 1 };
     uint8_t *in = in_block(x), *out = out_block(x);
     static const uint16_t valid[] = { 1, 2, 3, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A,
-                                      0x1B, 0x1C, 0x1D, 0x1E, 0x1F };
+                                      0x1B, 0x1C, 0x1D, 0x1E, 0x1F, 0x20 };
+    const uint64_t n_valid = sizeof valid / sizeof valid[0];
     uint64_t code;
     int known_code = 1;
     uint64_t k = below(&r, 100);
-    if (k < 75) code = valid[below(&r, sizeof valid / sizeof valid[0])];
-    else if (k < 92) { code = bad_code(rnd(&r), (uint16_t)valid[below(&r, 19)]); known_code = 0; }
-    else { code = below(&r, 0x100); known_code = code < 0x20; }
+    if (k < 75) code = valid[below(&r, n_valid)];
+    else if (k < 92) { code = bad_code(rnd(&r), (uint16_t)valid[below(&r, n_valid)]); known_code = 0; }
+    else { code = below(&r, 0x100); known_code = code <= HVCALL_SET_REGISTERS_AND_RUN_VP; }
     if (code == HVCALL_CREATE_PARTITION && live_partitions(x) >= HV_MAX_PARTITIONS - 2)
         code = HVCALL_GET_STATS;   /* leave room for the lifecycle cases */
     /* input: structured (an id the case knows, then interesting values), random bytes, or a bad block */
@@ -878,6 +1106,21 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
         if (code == HVCALL_MAP_GPA_RANGE)   /* sources only from the arena or never-RAM places */
             q[1] = chance(&r, 60) ? x->env->arena + below(&r, FUZZ_ARENA_PAGES) * PAGE : interesting[below(&r, 14)];
         memcpy(in, q, sizeof q);
+    }
+    if (code == HVCALL_SET_REGISTERS_AND_RUN_VP && chance(&r, 50)) {
+        /* names mostly of the set (0..16), a count mostly in range, RIP mostly at the code: the call gets
+         * past its checks often enough to run */
+        uint32_t count = chance(&r, 85) ? 1 + (uint32_t)below(&r, HV_RUN_REGISTERS_MAX) : (uint32_t)below(&r, 2) * 18;
+        uint32_t n = count <= HV_RUN_REGISTERS_MAX + 1 ? count : 0, vo = hv_registers_values_offset(n);
+        memcpy(in + 12, &count, 4);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t name = chance(&r, 93) ? (uint32_t)below(&r, HV_RUN_REGISTERS_MAX)
+                                           : run_bad_names[below(&r, N_RUN_BAD_NAMES)];
+            uint64_t v = name == WHvX64RegisterRip ? run_rip(&r) : rnd(&r), hi = chance(&r, 80) ? 0 : rnd(&r);
+            memcpy(in + 16 + 4 * i, &name, 4);
+            memcpy(in + vo + 16 * i, &v, 8);
+            memcpy(in + vo + 16 * i + 8, &hi, 8);
+        }
     }
     if (code == HVCALL_MAP_GPA_RANGE) {   /* random bytes must not name root RAM outside the arena either */
         uint64_t src;
@@ -907,9 +1150,27 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
     if (chance(&r, 15))   /* kinds whose refusal does not depend on the length, which varies by code */
         out_gpa = bad_block(x, (rnd(&r) & ~7ull) | below(&r, 5), 224, &out_bad);
     int has_out = code == 1 || code == 2 || code == 3 || code == 0x10 || code == 0x13 || code == 0x19 ||
-                  code == 0x1B || code == 0x1D || code == 0x1E;
-    int reads_in = code >= 0x11 && code <= 0x1F;
-    if (code == HVCALL_RUN_VP) {
+                  code == 0x1B || code == 0x1D || code == 0x1E || code == HVCALL_SET_REGISTERS_AND_RUN_VP;
+    int reads_in = code >= 0x11 && code <= HVCALL_SET_REGISTERS_AND_RUN_VP;
+    if (code == HVCALL_SET_REGISTERS_AND_RUN_VP)
+        x->res->run_regs_calls++;
+    /* A SET_REGISTERS_AND_RUN_VP whose block names a VP the case made: refused, it must leave it as it was. */
+    uint64_t target = 0, regs_before[HV_RUN_REGISTERS_MAX];
+    uint32_t target_vp = 0;
+    int readback = 0;
+    if (code == HVCALL_SET_REGISTERS_AND_RUN_VP) {
+        struct hv_vp_registers_in a;
+        memcpy(&a, in, sizeof a);
+        for (int i = 0; i < SLOTS; i++) {
+            const struct mslot *m = &x->slot[i];
+            if (m->state == S_READY && m->id == a.partition && a.vp < HV_MAX_VPS_PER_PARTITION && m->vp[a.vp]) {
+                target = a.partition;
+                target_vp = a.vp;
+                readback = read_run_registers(target, target_vp, regs_before);
+            }
+        }
+    }
+    if (is_run_code(code)) {   /* both start with the partition and the VP, as struct hv_vp_in */
         struct hv_vp_in a;
         memcpy(&a, in, sizeof a);
         fuzz_watchdog_arm(a.partition, a.vp);
@@ -918,7 +1179,7 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
         fuzz_say("#   raw code %llx in %llx out %llx", (unsigned long long)code, (unsigned long long)in_gpa,
                  (unsigned long long)out_gpa);
     uint64_t st = fuzz_call(code, in_gpa, out_gpa);
-    int fired = code == HVCALL_RUN_VP ? fuzz_watchdog_disarm() : 0;
+    int fired = is_run_code(code) ? fuzz_watchdog_disarm() : 0;
     if (st < 16)
         x->res->status_seen[st]++;
     if (st >= FUZZ_ROOT_FAULT)
@@ -940,6 +1201,8 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
                 (unsigned long long)out_gpa);
     if (st == HV_STATUS_SUCCESS && ((in_bad && reads_in && in_gpa) || (out_bad && has_out)))
         x->res->faults++;   /* a block that must be refused was used */
+    if (readback && st != HV_STATUS_SUCCESS && st < FUZZ_ROOT_FAULT)
+        compare_run_registers(x, index, s, st, target, target_vp, regs_before);
     if (st == HV_STATUS_SUCCESS) {
         uint64_t first;
         memcpy(&first, in, 8);
@@ -958,7 +1221,7 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
             else if (code != HVCALL_GET_PARTITION_PROPERTY && code != HVCALL_READ_GPA && code != HVCALL_TRANSLATE_GVA &&
                      code != HVCALL_GET_VP_REGISTERS) m->exact = 0;
         }
-        if (code == HVCALL_RUN_VP && out_gpa == (uint64_t)(uintptr_t)out) {
+        if (is_run_code(code) && out_gpa == (uint64_t)(uintptr_t)out) {
             uint32_t reason;
             memcpy(&reason, out, 4);
             x->res->runs++;
@@ -966,10 +1229,10 @@ static uint64_t raw_step(struct exec *x, unsigned index, const struct step *s)
             if (reason == WHvRunVpExitReasonInvalidVpRegisterValue) x->res->invalid_vp_exits++;
             if (reason == WHvRunVpExitReasonCanceled) x->res->canceled_runs++;
             if (!exit_reason_known(reason))
-                finding(x, index, s, "RUN_VP returned an unknown exit reason %x", reason);
+                finding(x, index, s, "code %llx returned an unknown exit reason %x", (unsigned long long)code, reason);
         }
     }
-    if (code == HVCALL_CANCEL_RUN_VP || (code == HVCALL_RUN_VP && fired))
+    if (code == HVCALL_CANCEL_RUN_VP || (is_run_code(code) && fired))
         for (int i = 0; i < SLOTS; i++)
             for (int v = 0; v < HV_MAX_VPS_PER_PARTITION; v++)
                 if (x->slot[i].cancel[v] == 0) x->slot[i].cancel[v] = 2;
@@ -989,7 +1252,7 @@ static uint64_t exec_step(struct exec *x, unsigned index, const struct step *s)
     struct call c;
     prepare(x, s, &c);
     uint64_t in_gpa = c.in_len || head_len(s->op) ? (uint64_t)(uintptr_t)in_block(x) : 0;
-    uint64_t out_gpa = c.out_len || s->op == OP_CREATE || s->op == OP_INFO || s->op == OP_RUN || s->op == OP_GET_REGS ||
+    uint64_t out_gpa = c.out_len || s->op == OP_CREATE || s->op == OP_INFO || is_run(s->op) || s->op == OP_GET_REGS ||
                        s->op == OP_READ_GPA || s->op == OP_TRANSLATE || s->op == OP_GET_PROP
                        ? (uint64_t)(uintptr_t)out_block(x) : 0;
     uint32_t expect = c.expect;
@@ -1009,15 +1272,26 @@ static uint64_t exec_step(struct exec *x, unsigned index, const struct step *s)
         out_gpa = bad_block(x, s->bad, len, &bst);
         /* CREATE, RUN, GET_REGS, TRANSLATE and READ_GPA check the output block before the partition;
          * GET_PROPERTY and the info calls write it last; the other calls have none and must ignore it. */
-        int early = s->op == OP_CREATE || s->op == OP_RUN || s->op == OP_GET_REGS || s->op == OP_TRANSLATE ||
+        int early = s->op == OP_CREATE || is_run(s->op) || s->op == OP_GET_REGS || s->op == OP_TRANSLATE ||
                     s->op == OP_READ_GPA || s->op == OP_INFO;
         if (c.out_len && early) { expect = bst; must_fail_block = 1; }
         else if (c.out_len && (expect == 0 || expect == HV_STATUS_INSUFFICIENT_BUFFER)) expect = bst;
     }
-    if (s->op == OP_RUN && s->corrupt != C_CODE)
+    int via_whv = s->whv && whv_capable(s);
+    /* SET_REGISTERS_AND_RUN_VP is all or nothing: a refused call (any status but success) leaves every
+     * register of the VP as it was, and one that returns Canceled at once has made every write. The VP the
+     * step means (before its mutation) is read before and after. */
+    uint64_t target = 0, regs_before[HV_RUN_REGISTERS_MAX];
+    int run_regs_raw = s->op == OP_RUN_REGS && !via_whv, has_target = run_regs_raw && run_regs_target(x, s, &target);
+    int readback = has_target && expect != 0 && expect != EXP_ANY && read_run_registers(target, s->vp, regs_before);
+    int cancel_due = has_target && expect == 0 && (s->corrupt == C_NONE || s->corrupt == C_FIELD) &&
+                     x->slot[s->slot % SLOTS].exact &&
+                     x->slot[s->slot % SLOTS].cancel[s->vp] == 1;
+    if (s->op == OP_RUN_REGS)
+        x->res->run_regs_calls++;
+    if (is_run(s->op) && s->corrupt != C_CODE)
         fuzz_watchdog_arm(slot_id(x, s), step_vp(s));
     uint64_t st, new_id = 0;
-    int via_whv = s->whv && whv_capable(s);
     if (via_whv) {
         st = whv_step(x, s, &new_id);
         if (expect != EXP_ANY && expect != 0)
@@ -1028,10 +1302,11 @@ static uint64_t exec_step(struct exec *x, unsigned index, const struct step *s)
         if (s->op == OP_CREATE)
             memcpy(&new_id, out_block(x), 8);
     }
-    int fired = s->op == OP_RUN && s->corrupt != C_CODE ? fuzz_watchdog_disarm() : 0;
+    int fired = is_run(s->op) && s->corrupt != C_CODE ? fuzz_watchdog_disarm() : 0;
     struct mslot *m = &x->slot[s->slot % SLOTS];
     int exact = m->exact || s->op == OP_CREATE || s->corrupt == C_ID_FORGED || s->corrupt == C_ID_STALE ||
-                s->corrupt == C_CODE || must_fail_block;
+                s->corrupt == C_CODE || must_fail_block ||
+                (s->op == OP_RUN_REGS && s->corrupt == C_FIELD && expect == HV_STATUS_INVALID_PARAMETER);
     if (x->trace)
         fuzz_say("#     -> status %llx (model: %x)", (unsigned long long)st, expect);
     if (st >= FUZZ_ROOT_FAULT && st != EXP_FAIL) {
@@ -1072,7 +1347,11 @@ static uint64_t exec_step(struct exec *x, unsigned index, const struct step *s)
             finding(x, index, s, "ExtendedVmExits reads %llx, was set to %llx", (unsigned long long)v,
                     (unsigned long long)m->ext);
     }
-    if (s->op == OP_RUN && st == HV_STATUS_SUCCESS && s->corrupt != C_CODE)
+    if (readback && st != HV_STATUS_SUCCESS && st < FUZZ_ROOT_FAULT)
+        compare_run_registers(x, index, s, st, target, s->vp, regs_before);
+    if (cancel_due && st == HV_STATUS_SUCCESS)
+        check_canceled_writes(x, index, s, target);
+    if (is_run(s->op) && st == HV_STATUS_SUCCESS && s->corrupt != C_CODE)
         check_run_exit(x, index, s, fired);
     else if (fired)
         m->cancel[step_vp(s) % HV_MAX_VPS_PER_PARTITION] = 2;
@@ -1193,7 +1472,10 @@ static unsigned lifecycle(struct rng *r, struct step *st, unsigned n, uint8_t sl
         if (chance(r, 25)) n = emit(st, n, (struct step){ .op = OP_CANCEL, .slot = slot, .vp = (uint32_t)below(r, nvp) });
         if (chance(r, 30)) n = emit(st, n, (struct step){ .op = OP_SET_REGS, .slot = slot, .sub = (uint32_t)below(r, 4),
                                                           .vp = (uint32_t)below(r, nvp), .seed = rnd(r) });
-        n = emit(st, n, (struct step){ .op = OP_RUN, .slot = slot, .vp = 0, .a = rnd(r) });
+        /* a third of the runs set RIP/GPRs in the Run call itself (ABI 1.3) */
+        if (chance(r, 33)) n = emit(st, n, (struct step){ .op = OP_RUN_REGS, .slot = slot, .vp = 0,
+                                                          .sub = (uint32_t)below(r, 4), .seed = rnd(r) });
+        else n = emit(st, n, (struct step){ .op = OP_RUN, .slot = slot, .vp = 0, .a = rnd(r) });
         if (chance(r, 20)) n = emit(st, n, (struct step){ .op = OP_WRITE_GPA, .slot = slot, .sub = (uint32_t)below(r, 3),
                                                           .a = below(r, N_SNIPPETS - 1), .seed = rnd(r) });
     }
@@ -1215,10 +1497,10 @@ static void corrupt_one(struct rng *r, struct step *s)
     uint8_t choices[8];
     unsigned k = 0;
     int has_id = s->op != OP_CREATE && s->op != OP_INFO;
-    int has_vp = s->op >= OP_CREATE_VP && s->op <= OP_CANCEL && s->op != OP_INFO;
+    int has_vp = (s->op >= OP_CREATE_VP && s->op <= OP_CANCEL && s->op != OP_INFO) || s->op == OP_RUN_REGS;
     int has_field = s->op == OP_SET_PROP || s->op == OP_GET_PROP || s->op == OP_MAP || s->op == OP_UNMAP ||
                     s->op == OP_CREATE_VP || s->op == OP_SET_REGS || s->op == OP_GET_REGS || s->op == OP_WRITE_GPA ||
-                    s->op == OP_READ_GPA;
+                    s->op == OP_READ_GPA || s->op == OP_RUN_REGS;
     choices[k++] = C_IN_BLOCK;
     choices[k++] = C_OUT_BLOCK;
     choices[k++] = C_CODE;
@@ -1283,8 +1565,8 @@ static unsigned generate(uint64_t seed, uint64_t index, struct step *st)
             }
         } else {                 /* calls after the delete: the handle is stale now */
             static const uint8_t after[] = { OP_RUN, OP_CANCEL, OP_MAP, OP_CREATE_VP, OP_SET_REGS, OP_READ_GPA,
-                                             OP_SETUP, OP_DELETE, OP_GET_PROP, OP_UNMAP };
-            n = emit(st, n, (struct step){ .op = after[below(&r, 10)], .slot = 0, .seed = rnd(&r) });
+                                             OP_SETUP, OP_DELETE, OP_GET_PROP, OP_UNMAP, OP_RUN_REGS };
+            n = emit(st, n, (struct step){ .op = after[below(&r, sizeof after)], .slot = 0, .seed = rnd(&r) });
         }
         for (unsigned i = 0; i < n; i++)
             st[i].whv = chance(&r, 25);
@@ -1293,7 +1575,12 @@ static unsigned generate(uint64_t seed, uint64_t index, struct step *st)
         n = lifecycle(&r, st, 0, 0, 0);
         unsigned calls = 10 + (unsigned)below(&r, 40);
         for (unsigned i = 0; i < calls; i++) {
-            if (chance(&r, 15))
+            if (chance(&r, 15) && chance(&r, 30)) {   /* the writes in the Run call: sometimes one mutation */
+                struct step rr = { .op = OP_RUN_REGS, .slot = 0, .vp = 0, .sub = (uint32_t)below(&r, 4), .seed = rnd(&r) };
+                if (chance(&r, 40))
+                    corrupt_one(&r, &rr);
+                n = emit(st, n, rr);
+            } else if (chance(&r, 12))
                 n = emit(st, n, (struct step){ .op = OP_RUN, .slot = 0, .vp = 0, .a = rnd(&r) });
             else if (chance(&r, 10))
                 n = emit(st, n, (struct step){ .op = OP_SET_REGS, .slot = 0, .sub = 3, .seed = rnd(&r) });

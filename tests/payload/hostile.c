@@ -1,6 +1,7 @@
 /* hostile.efi: started by the loader as the next image, it attacks the hypervisor from the root
  * partition: isolation of child partitions (hostile_isolation.c), hypercalls from CPL 3
- * (hostile_ring3_check.c), create/delete churn (hostile_churn.c) and pool exhaustion
+ * (hostile_ring3_check.c), HVCALL_SET_REGISTERS_AND_RUN_VP's refusals and runs (hostile_runregs.c),
+ * create/delete churn (hostile_churn.c) and pool exhaustion
  * (hostile_exhaust.c). Prints TAP lines and "hostile: N passed, N failed" (ConOut, mirrored to COM1).
  * \EFI\hvx\hostile.cfg on the boot volume may say "churn = N" (cycles; default 1000). */
 #include "tests/payload/hostile.h"
@@ -346,6 +347,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     uint64_t base = pool_used();
     check_isolation();
     check_ring3();
+    check_run_registers();
     check_exhaustion();
     check_churn(cycles);
     uint64_t end = pool_used();

@@ -1,6 +1,6 @@
 /* hostile.efi: hostile inputs against the hypervisor from the root partition (docs/hostile-inputs.md).
  * Shared by hostile.c (output, helpers, main), hostile_isolation.c, hostile_ring3_check.c,
- * hostile_churn.c and hostile_exhaust.c. */
+ * hostile_runregs.c, hostile_churn.c and hostile_exhaust.c. */
 #ifndef TESTS_PAYLOAD_HOSTILE_H
 #define TESTS_PAYLOAD_HOSTILE_H
 
@@ -29,7 +29,7 @@ void free_pages(void *p, uint64_t pages);
 extern const uint8_t guest_blob[];
 extern const uint32_t guest_blob_size;
 extern const uint32_t g_read, g_write, g_vmcall, g_ud_handler, g_ud2, g_count, g_init_mmio, g_init_x2apic,
-    g_reset_cf9, g_reset_92, g_apic_disable, g_readloop;
+    g_reset_cf9, g_reset_92, g_apic_disable, g_readloop, g_out_al, g_halt, g_progress;
 extern const uint32_t g_vmx_probes[];  /* protected-mode VMX/SMX instructions, one per entry */
 extern const uint32_t g_vmx_probe_count;
 extern const char g_vmx_names[];       /* NUL-separated names, same order */
@@ -70,6 +70,7 @@ int ap_run(void (*fn)(void *), void *arg);      /* blocking */
 /* ---- the parts */
 void check_isolation(void);
 void check_ring3(void);
+void check_run_registers(void);     /* hostile_runregs.c: HVCALL_SET_REGISTERS_AND_RUN_VP */
 void check_churn(uint32_t cycles);
 void check_exhaustion(void);
 

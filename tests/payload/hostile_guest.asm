@@ -8,6 +8,7 @@ section .rodata
 global guest_blob, guest_blob_size
 global g_read, g_write, g_vmcall, g_ud_handler, g_ud2, g_count, g_init_mmio, g_init_x2apic
 global g_reset_cf9, g_reset_92, g_apic_disable, g_readloop
+global g_out_al, g_halt, g_progress
 global g_vmx_probes, g_vmx_probe_count, g_vmx_names
 
 align 16
@@ -71,6 +72,18 @@ apic_disable:               ; clear IA32_APIC_BASE.EN, read it back
     rdmsr
     out 0x84, eax
     hlt
+out_al:                     ; SET_REGISTERS_AND_RUN_VP: the Run starts here with the RAX it set; AL on port 0x85
+    out 0x85, al
+    hlt
+halt:                       ; a Run that stops at once (Halt exit, RIP past the HLT)
+    hlt
+progress:                   ; [EBX] += 1 (times this code started), then [EBX+4] counted down to 0 in memory
+    a32 inc dword [ebx]     ; (so a restarted run still ends); [EBX] reported on port 0x86
+.l: a32 dec dword [ebx+4]
+    jnz .l
+    a32 mov eax, [ebx]
+    out 0x86, al
+    hlt
 
 bits 32                     ; protected mode: these reach the VM exit, not the real-mode #UD
 vmx0: vmxon [eax]
@@ -118,6 +131,9 @@ g_init_x2apic: dd init_x2apic - guest_blob
 g_reset_cf9: dd reset_cf9 - guest_blob
 g_reset_92: dd reset_92 - guest_blob
 g_apic_disable: dd apic_disable - guest_blob
+g_out_al: dd out_al - guest_blob
+g_halt: dd halt - guest_blob
+g_progress: dd progress - guest_blob
 g_vmx_probes:
     dd vmx0 - guest_blob, vmx1 - guest_blob, vmx2 - guest_blob, vmx3 - guest_blob, vmx4 - guest_blob
     dd vmx5 - guest_blob, vmx6 - guest_blob, vmx7 - guest_blob, vmx8 - guest_blob, vmx9 - guest_blob
