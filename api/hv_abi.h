@@ -184,7 +184,8 @@ static inline uint32_t hv_registers_values_offset(uint32_t count)
 }
 
 /* HVCALL_SET_REGISTERS_AND_RUN_VP names only registers whose every value is valid, so applying them
- * cannot fail once the VP is claimed: RAX..R15 (WHV names 0..15) and RIP (16), each at most once. */
+ * cannot fail once the VP is claimed: RAX..R15 (WHV names 0..15) and RIP (16). A name given twice
+ * takes its later value, as in SET_VP_REGISTERS. */
 #define HV_RUN_REGISTERS_MAX 17u
 static inline int hv_run_register_name_ok(uint32_t name)
 {

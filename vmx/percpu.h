@@ -41,6 +41,7 @@ struct cpu {
     struct vp *run_vp;
     struct partition *run_partition;
     uint64_t run_exit_gpa;            /* where the exit context goes in the root */
+    bool run_wrote_registers;         /* this Run came with register writes (SET_REGISTERS_AND_RUN_VP) */
     uint32_t run_root_instr_len;      /* the root's VMCALL, completed when the run ends */
     uint32_t run_exit_basic;          /* the VP's exit being handled: its basic reason */
     bool run_context_done;            /* its VpContext is decoded already (vp_run.c) */

@@ -69,8 +69,14 @@ static void switch_to_root(struct cpu *c, const WHV_RUN_VP_EXIT_CONTEXT *x)
     c->run_vp = 0;
     c->run_partition = 0;
     vp_unclaim(v);
-    if (!x)
+    if (!x) {
+        /* The root's VMCALL re-executes. If it carried register writes, they are made: as a Hyper-V
+         * hypercall continuation updates RCX, the call becomes a plain RUN_VP (its block's header reads
+         * as hv_vp_in; RUN_VP ignores the field where the count sits), so the VP keeps its progress. */
+        if (c->run_wrote_registers)
+            c->root_regs.gpr[R_RCX] = HVCALL_RUN_VP;
         return;
+    }
     memcpy((void *)(uintptr_t)c->run_exit_gpa, x, sizeof *x);
     c->root_regs.gpr[R_RAX] = HV_STATUS_SUCCESS;
     advance_rip();   /* the root VMCS still holds its VMCALL exit's instruction length */
@@ -617,6 +623,7 @@ uint16_t vp_run_begin_with_registers(struct cpu *c, uint64_t partition, uint32_t
         return st;
     prof_mark(c, PROF_CLAIM);
     c->run_exit_gpa = exit_gpa;
+    c->run_wrote_registers = count != 0;
     switch_to_vp(c, p, v);
     for (uint32_t i = 0; i < count; i++)   /* GPRs and RIP: any value is valid (hv_run_register_name_ok) */
         vp_set_gpr_or_rip(v, names[i], values[i].Reg64);

@@ -26,12 +26,10 @@
 #define NEW_RAX 0x0123456789ABCD5Aull             /* AL = 0x5A */
 #define COUNTERS 0x6000u                          /* progress: starts at +0, iterations left at +4 */
 #define PROGRESS_ITERATIONS 2000000u              /* about 4M instructions: several root timer ticks */
-/* A hypervisor bug this file found (docs/hostile-inputs.md, Findings): the root's VMCALL of
+/* A hypervisor bug this file found (docs/hostile-inputs.md, Findings), fixed: the root's VMCALL of
  * SET_REGISTERS_AND_RUN_VP is executed again after every root interrupt that ends one of the VP's slices,
- * and every execution writes the registers again, winding the VP back to the written RIP. While it is
- * open (the fix belongs in vmx/), the long-run check prints a "# KNOWN BUG" line instead of failing the
- * tier; set this to 0 once it is fixed, so that the check guards against its return. */
-#define KNOWN_BUG_RUN_REGISTERS_REAPPLIED 1
+ * and every execution wrote the registers again, winding the VP back to the written RIP. The long-run
+ * checks below guard against its return. */
 
 static uint8_t blk[2 * 4096] __attribute__((aligned(4096)));
 static WHV_RUN_VP_EXIT_CONTEXT xo __attribute__((aligned(64)));
@@ -424,19 +422,10 @@ static void check_long_run(struct child *ch)
     uint32_t starts = counters[0];
     int ok = st == HV_STATUS_SUCCESS && xo.ExitReason == WHvRunVpExitReasonX64IoPortAccess &&
              xo.IoPortAccess.PortNumber == 0x86 && starts == 1 && counters[1] == 0;
-    if (ok || !KNOWN_BUG_RUN_REGISTERS_REAPPLIED)
-        check(ok, "SET_REGISTERS_AND_RUN_VP of the same loop: the registers are written once, the code started once "
-                  "(%u starts, %u iterations left; the call was executed again %llu times after root interrupts)",
-              starts, counters[1], (unsigned long long)reexec);
-    else
-        note("# KNOWN BUG (docs/hostile-inputs.md, Findings; not counted while KNOWN_BUG_RUN_REGISTERS_REAPPLIED "
-             "is 1): SET_REGISTERS_AND_RUN_VP of the same loop started the guest code %u times, not once: each of "
-             "the %llu re-executions of the root's VMCALL after a root interrupt wrote the registers again and wound "
-             "the VP back to the written RIP (status %llx, exit %s, port %x)", starts, (unsigned long long)reexec,
-             (unsigned long long)st, exit_name(xo.ExitReason), xo.IoPortAccess.PortNumber);
-    if (ok && KNOWN_BUG_RUN_REGISTERS_REAPPLIED)
-        note("# the known bug of the long SET_REGISTERS_AND_RUN_VP run no longer shows: set "
-             "KNOWN_BUG_RUN_REGISTERS_REAPPLIED to 0 in tests/payload/hostile_runregs.c");
+    check(ok, "SET_REGISTERS_AND_RUN_VP of the same loop: the registers are written once, the code started once "
+              "(%u starts, %u iterations left; the call was executed again %llu times after root interrupts; "
+              "status %llx, exit %s)",
+          starts, counters[1], (unsigned long long)reexec, (unsigned long long)st, exit_name(xo.ExitReason));
 }
 
 /* The same through the WHV library, as a VMM writes it: after an exit, RIP and RBX set for the next
@@ -500,19 +489,10 @@ static void check_library_long_run(struct child *ch)
               "%llu times after root interrupts%s)", n, exit_name(x.ExitReason), (unsigned)x.IoPortAccess.Rax,
           (unsigned long long)reexec, fired ? ", but the 500 ms watchdog fired" : "");
     ok = library_long_run(ch, 1, n, &x, &reexec, &fired, &hr);
-    if (ok || !KNOWN_BUG_RUN_REGISTERS_REAPPLIED)
-        check(ok, "WHV library: after an exit, RIP and RBX set (held, sent with the Run as SET_REGISTERS_AND_RUN_VP) "
-                  "and a Run of the same count: it completes (exit %s, sum %x; the Run was executed again %llu "
-                  "times after root interrupts%s)", exit_name(x.ExitReason), (unsigned)x.IoPortAccess.Rax,
-              (unsigned long long)reexec, fired ? ", but the 500 ms watchdog canceled it" : "");
-    else
-        note("# KNOWN BUG (as above, through the WHV library): after an exit, RIP and RBX set with "
-             "WHvSetVirtualProcessorRegisters (held for the Run) and a Run of the same %u-iteration count: it never "
-             "completes, every root timer tick restarts it from the written RIP and RBX (exit %s after %llu "
-             "re-executions, %s; hr %x)", n, exit_name(x.ExitReason), (unsigned long long)reexec,
-             fired ? "canceled by the 500 ms watchdog" : "the watchdog did not fire", (unsigned)hr);
-    if (ok && KNOWN_BUG_RUN_REGISTERS_REAPPLIED)
-        note("# the known bug of the long library run no longer shows: set KNOWN_BUG_RUN_REGISTERS_REAPPLIED to 0");
+    check(ok, "WHV library: after an exit, RIP and RBX set (held, sent with the Run as SET_REGISTERS_AND_RUN_VP) "
+              "and a Run of the same count: it completes (exit %s, sum %x; the Run was executed again %llu "
+              "times after root interrupts%s; hr %x)", exit_name(x.ExitReason), (unsigned)x.IoPortAccess.Rax,
+          (unsigned long long)reexec, fired ? ", but the 500 ms watchdog canceled it" : "", (unsigned)hr);
 }
 
 void check_run_registers(void)
