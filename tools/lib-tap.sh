@@ -14,5 +14,14 @@ tap_summary() {   # tap_summary TIER
   echo "$1: $((tap_n - tap_failed)) passed, $tap_failed failed"
   [ "$tap_failed" -eq 0 ]
 }
+# Why QEMU with KVM cannot give a guest VT-x here; nothing printed when it can (an Intel host with VMX,
+# /dev/kvm and kvm_intel's nested virtualization on). make run and make bench choose by it.
+why_not_kvm() {
+  [ -e /dev/kvm ] || { echo "no /dev/kvm"; return; }
+  grep -q GenuineIntel /proc/cpuinfo || { echo "the host CPU is not Intel"; return; }
+  grep -qw vmx /proc/cpuinfo || { echo "the host CPU shows no VMX"; return; }
+  local nested=/sys/module/kvm_intel/parameters/nested
+  [ -r "$nested" ] && grep -qE '^(Y|1)' "$nested" || { echo "kvm_intel nested virtualization is off"; return; }
+}
 # COM1 as text: firmware escape sequences and CRs removed (tools/bochs-run.sh documents what OVMF sends).
 clean_serial() { tr -d '\r' < "$1" | sed 's/\x1b\[[0-9;=?]*[A-Za-z]//g'; }

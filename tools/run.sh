@@ -10,14 +10,6 @@ OUT=$BUILD/run
 rm -rf "$OUT" && mkdir -p "$OUT"
 UNTIL='rootcheck: [0-9]+ passed, [0-9]+ failed|rootcheck: no hypervisor present|HV PANIC'
 
-why_not_kvm() {
-  [ -e /dev/kvm ] || { echo "no /dev/kvm"; return; }
-  grep -q GenuineIntel /proc/cpuinfo || { echo "the host CPU is not Intel"; return; }
-  grep -qw vmx /proc/cpuinfo || { echo "the host CPU shows no VMX"; return; }
-  local nested=/sys/module/kvm_intel/parameters/nested
-  [ -r "$nested" ] && grep -qE '^(Y|1)' "$nested" || { echo "kvm_intel nested virtualization is off"; return; }
-}
-
 reason=$(why_not_kvm)
 : > "$OUT/com1.txt"
 # --pid: the follower ends by itself once this script has ended.
