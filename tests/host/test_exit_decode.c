@@ -369,8 +369,17 @@ TEST(exit_decode_vp_context_modes)
         fake_vp_fields(&f, c);
         struct vmcs_view v = view_of(&f);
         WHV_VP_EXIT_CONTEXT vp;
+        struct vp_context_raw raw;   /* what the instruction fetch reuses: the fields the decoder read */
         memset(&vp, POISON, sizeof vp);
-        exit_decode_vp_context(&v, 2, 0, &vp);
+        memset(&raw, POISON, sizeof raw);
+        exit_decode_vp_context_raw(&v, 2, 0, &vp, &raw);
+        CHECK_EQ_CASE(c->name, raw.rip, c->rip);
+        CHECK_EQ_CASE(c->name, raw.cs_base, c->cs_base);
+        CHECK_EQ_CASE(c->name, raw.cs_ar, (uint32_t)fake_read(&f, VMCS_GUEST_CS_AR));
+        CHECK_EQ_CASE(c->name, raw.ss_ar, (uint32_t)fake_read(&f, VMCS_GUEST_SS_AR));
+        CHECK_EQ_CASE(c->name, raw.efer, fake_read(&f, VMCS_GUEST_EFER));
+        CHECK_EQ_CASE(c->name, (raw.cr0 & 1) != 0, c->pe);
+        CHECK_EQ_CASE(c->name, (raw.cr0 >> 18) & 1, c->am);
         CHECK_EQ_CASE(c->name, vp.ExecutionState.Cpl, c->cpl);
         CHECK_EQ_CASE(c->name, vp.ExecutionState.Cr0Pe, c->pe);
         CHECK_EQ_CASE(c->name, vp.ExecutionState.Cr0Am, c->am);
@@ -388,29 +397,6 @@ TEST(exit_decode_vp_context_modes)
         CHECK_EQ_CASE(c->name, vp.Rflags, c->rflags);
         check_vp_reserved_zero(&vp);
         CHECK_EQ_CASE(c->name, f.first_missing, NO_FIELD);
-    }
-}
-
-/* The raw values the instruction fetch reuses are the fields the decoder read. */
-TEST(exit_decode_vp_context_raw_values)
-{
-    for (unsigned i = 0; i < sizeof vp_cases / sizeof vp_cases[0]; i++) {
-        const struct vp_case *c = &vp_cases[i];
-        struct fake_vmcs f;
-        fake_init(&f);
-        fake_vp_fields(&f, c);
-        struct vmcs_view v = view_of(&f);
-        WHV_VP_EXIT_CONTEXT vp;
-        struct vp_context_raw raw;
-        memset(&raw, POISON, sizeof raw);
-        exit_decode_vp_context_raw(&v, 2, 0, &vp, &raw);
-        CHECK_EQ_CASE(c->name, raw.rip, c->rip);
-        CHECK_EQ_CASE(c->name, raw.cs_base, c->cs_base);
-        CHECK_EQ_CASE(c->name, raw.cs_ar, (uint32_t)fake_read(&f, VMCS_GUEST_CS_AR));
-        CHECK_EQ_CASE(c->name, raw.ss_ar, (uint32_t)fake_read(&f, VMCS_GUEST_SS_AR));
-        CHECK_EQ_CASE(c->name, raw.efer, fake_read(&f, VMCS_GUEST_EFER));
-        CHECK_EQ_CASE(c->name, (raw.cr0 & 1) != 0, c->pe);
-        CHECK_EQ_CASE(c->name, (raw.cr0 >> 18) & 1, c->am);
     }
 }
 
