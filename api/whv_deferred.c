@@ -8,12 +8,6 @@
 
 struct whv_deferred_table whv_deferred_table;
 
-static struct whv_deferred_slot *find(uint64_t partition, uint32_t vp)
-{
-    struct whv_deferred_slot *s = whv_deferred_slot_of(partition, vp);
-    return s->armed && s->partition == partition && s->vp == vp ? s : NULL;
-}
-
 /* Moves the slot's writes to the caller (only those there are: this is on every Run's path) and
  * empties it; returns how many. */
 uint32_t whv_deferred_take(struct whv_deferred_slot *s, struct whv_deferred_writes *out)
@@ -37,7 +31,7 @@ uint32_t whv_deferred_take_for_flush(uint64_t partition, uint32_t vp, struct whv
 {
     uint32_t n = 0;
     spin_lock(&whv_deferred_table.lock);
-    struct whv_deferred_slot *s = find(partition, vp);
+    struct whv_deferred_slot *s = whv_deferred_find(partition, vp);
     if (s)
         n = whv_deferred_take(s, out);   /* still armed: the flush does not run the VP */
     spin_unlock(&whv_deferred_table.lock);
@@ -64,7 +58,7 @@ bool whv_deferred_add(uint64_t partition, uint32_t vp, const WHV_REGISTER_NAME *
             return false;
     bool held = false;
     spin_lock(&whv_deferred_table.lock);
-    struct whv_deferred_slot *s = find(partition, vp);
+    struct whv_deferred_slot *s = whv_deferred_find(partition, vp);
     if (s && count > 0) {
         /* Names are distinct within a slot and there are HV_RUN_REGISTERS_MAX of them: it never fills. */
         for (uint32_t i = 0; i < count; i++)
@@ -78,7 +72,7 @@ bool whv_deferred_add(uint64_t partition, uint32_t vp, const WHV_REGISTER_NAME *
 void whv_deferred_disarm(uint64_t partition, uint32_t vp)
 {
     spin_lock(&whv_deferred_table.lock);
-    struct whv_deferred_slot *s = find(partition, vp);
+    struct whv_deferred_slot *s = whv_deferred_find(partition, vp);
     if (s) {
         s->armed = false;
         s->writes.count = 0;

@@ -41,6 +41,13 @@ static inline struct whv_deferred_slot *whv_deferred_slot_of(uint64_t partition,
     return &whv_deferred_table.slot[(partition * HV_MAX_VPS_PER_PARTITION + vp) % WHV_DEFERRED_SLOTS];
 }
 
+/* The slot armed for (partition, vp), or NULL. */
+static inline struct whv_deferred_slot *whv_deferred_find(uint64_t partition, uint32_t vp)
+{
+    struct whv_deferred_slot *s = whv_deferred_slot_of(partition, vp);
+    return s->armed && s->partition == partition && s->vp == vp ? s : 0;
+}
+
 /* RIP or a GPR: a name whose every value the hypervisor accepts. */
 bool whv_deferred_name_ok(uint32_t name);
 
@@ -68,8 +75,8 @@ static inline uint32_t whv_deferred_take_for_run(uint64_t partition, uint32_t vp
 {
     uint32_t n = 0;
     spin_lock(&whv_deferred_table.lock);
-    struct whv_deferred_slot *s = whv_deferred_slot_of(partition, vp);
-    if (s->armed && s->partition == partition && s->vp == vp) {
+    struct whv_deferred_slot *s = whv_deferred_find(partition, vp);
+    if (s) {
         n = s->writes.count ? whv_deferred_take(s, out) : 0;
         s->armed = false;
     }

@@ -15,15 +15,11 @@
 /* The root's GPAs are host-physical (identity EPT), and the host maps physical memory 1:1. */
 uint16_t check_root_block(uint64_t gpa, uint64_t len)
 {
-    /* The hit of hv_check_root_block_cached in line: the Run's blocks take it on every call. */
-    const struct root_page_cache *k = &this_cpu()->block_cache;
-    uint64_t tagged = (gpa & ~4095ull) | 1;
-    if (gpa % HV_BLOCK_ALIGN == 0 && len - 1 < HV_MAX_BLOCK_BYTES && (((gpa + len - 1) & ~4095ull) | 1) == tagged &&
-        (k->page[0] == tagged || k->page[1] == tagged))
+    struct root_page_cache *k = &this_cpu()->block_cache;
+    if (hv_root_block_cache_hit(k, gpa, len, HV_BLOCK_ALIGN))   /* in line: the Run's blocks hit */
         return HV_STATUS_SUCCESS;
     const struct hv_handoff *h = hv.handoff;
-    return hv_check_root_block_cached(&this_cpu()->block_cache, h->ram, h->ram_count, h->hv_base, h->hv_size,
-                                      gpa, len, HV_BLOCK_ALIGN);
+    return hv_check_root_block_cached(k, h->ram, h->ram_count, h->hv_base, h->hv_size, gpa, len, HV_BLOCK_ALIGN);
 }
 
 uint16_t write_root_block(uint64_t gpa, const void *src, uint64_t len)

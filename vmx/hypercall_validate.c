@@ -33,14 +33,10 @@ uint16_t hv_check_root_block_cached(struct root_page_cache *k, const struct hv_r
                                     uint64_t hide_base, uint64_t hide_size, uint64_t gpa, uint64_t len,
                                     uint64_t align)
 {
-    if (align && gpa % align)
-        return HV_STATUS_INVALID_ALIGNMENT;
-    if (len == 0 || len > HV_MAX_BLOCK_BYTES || gpa > UINT64_MAX - len)
-        return HV_STATUS_INVALID_PARAMETER;
-    uint64_t page = gpa & PAGE_MASK;
-    bool one_page = ((gpa + len - 1) & PAGE_MASK) == page;
-    if (one_page && (k->page[0] == (page | 1) || k->page[1] == (page | 1)))
+    if (hv_root_block_cache_hit(k, gpa, len, align))
         return HV_STATUS_SUCCESS;
+    uint64_t page = gpa & PAGE_MASK;
+    bool one_page = len != 0 && gpa <= UINT64_MAX - len && ((gpa + len - 1) & PAGE_MASK) == page;
     uint16_t st = hv_check_root_block(ram, ram_count, hide_base, hide_size, gpa, len, align);
     if (st == HV_STATUS_SUCCESS && one_page &&
         hv_check_root_block(ram, ram_count, hide_base, hide_size, page, 4096, 0) == HV_STATUS_SUCCESS) {

@@ -2,7 +2,9 @@
 #ifndef VMX_HYPERCALL_VALIDATE_H
 #define VMX_HYPERCALL_VALIDATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include "api/hv_abi.h"
 #include "boot/handoff.h"
 
 /* A block [gpa, gpa+len) the hypervisor may read or write on the root's behalf: returns
@@ -21,6 +23,16 @@ struct root_page_cache {
     uint64_t page[2];
     unsigned next;
 };
+
+/* The cache's answer without the range search: true when [gpa, gpa+len) is aligned, of a valid length,
+ * inside one page and that page is remembered. Inline: every Run's two blocks take it. */
+static inline bool hv_root_block_cache_hit(const struct root_page_cache *k, uint64_t gpa, uint64_t len,
+                                           uint64_t align)
+{
+    uint64_t tagged = (gpa & ~4095ull) | 1;
+    return (!align || gpa % align == 0) && len - 1 < HV_MAX_BLOCK_BYTES &&
+           (((gpa + len - 1) & ~4095ull) | 1) == tagged && (k->page[0] == tagged || k->page[1] == tagged);
+}
 
 uint16_t hv_check_root_block_cached(struct root_page_cache *k, const struct hv_ram_range *ram, uint32_t ram_count,
                                     uint64_t hide_base, uint64_t hide_size, uint64_t gpa, uint64_t len,

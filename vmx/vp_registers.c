@@ -6,6 +6,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/string.h"
 #include "vmx/guest_cr.h"
+#include "vmx/inject.h"
 #include "vmx/segment.h"
 #include "vmx/vmcs.h"
 #include "vmx/vp_switch.h"
@@ -54,7 +55,7 @@ static uint16_t pending_interruption_set(uint64_t v)
      * an NMI or an exception that has none. Whether 8, 10-14, 17, 21 take theirs depends on CR0.PE at
      * the Run (vp_run.c checks it there). */
     bool error_code = (v >> 4) & 1;
-    bool may_have_error = type == 3 && (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21);
+    bool may_have_error = type == 3 && exception_has_error_code(vector);
     if ((type == 3 && vector > 31) || (error_code && !may_have_error))
         return HV_STATUS_INVALID_REGISTER_VALUE;
     uint32_t vmx_type = type == 0 ? INTR_TYPE_EXTERNAL : type == 2 ? INTR_TYPE_NMI : INTR_TYPE_HW_EXCEPTION;

@@ -608,8 +608,7 @@ static bool pending_event_enterable(void)
     bool exception = (info & (7u << 8)) == INTR_TYPE_HW_EXCEPTION;
     if (exception && vector > 31)
         return false;
-    bool with_error = exception && (vmcs_readnat(VMCS_GUEST_CR0) & CR0_PE) &&
-                      (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21);
+    bool with_error = exception && (vmcs_readnat(VMCS_GUEST_CR0) & CR0_PE) && exception_has_error_code(vector);
     return with_error == ((info & INTR_INFO_ERROR_CODE_VALID) != 0);
 }
 
